@@ -1,0 +1,34 @@
+"""`bench.run(...)`: the same run as `bench run`, from Python, returning a DataFrame."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bench.progress import make_reporter
+from bench.settings import load_config, resolve
+
+
+def run(
+    models: str | list[str] | None = None,
+    *,
+    suite: str | None = None,
+    config: str | None = None,
+    force: bool = False,
+    quiet: bool = False,
+    **settings,
+) -> pd.DataFrame:
+    """Run models under the protocol and return their rows of runs.csv.
+
+    `models` and `suite` choose what runs; any other keyword is a setting (see
+    `bench.settings.Settings`), e.g. `bench.run("simple_cnn", dataset="digits", epochs_scratch=5)`.
+    """
+    from bench.runner import run_suite
+
+    if isinstance(models, str):
+        models = [m.strip() for m in models.split(",")]
+    resolved = resolve(load_config(config), suite, {"models": models, **settings})
+    reporter = make_reporter(quiet)
+    try:
+        return run_suite(resolved, reporter, force=force)
+    finally:
+        reporter.close()

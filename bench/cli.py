@@ -1,0 +1,245 @@
+"""The `bench` command line. Heavy imports (Keras) happen inside commands, so --help is instant
+and the backend's log level is set before it loads."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from bench.errors import BenchError
+
+
+def _list_of(kind):
+    def parse(text: str):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        try:
+            return [kind(t) for t in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma list of {kind.__name__}") from None
+
+    return parse
+
+
+def _fraction_or_count(text: str) -> int | float:
+    try:
+        return float(text) if "." in text else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a fraction (0.3) or a count (20)") from None
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    what = p.add_argument_group("what to run")
+    what.add_argument(
+        "--models",
+        type=_list_of(str),
+        metavar="LIST",
+        help="comma list of models: names (bench list), family:NAME, or all",
+    )
+    what.add_argument("--suite", metavar="NAME", help="a named suite of the settings file")
+    what.add_argument(
+        "--config",
+        metavar="FILE",
+        help="settings file (default: ./benchmarks.toml, else the project's)",
+    )
+    what.add_argument(
+        "--dataset",
+        metavar="NAME",
+        help="cifar10, cifar100, digits (built in, no download) or folder:PATH",
+    )
+    what.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder holding the CIFAR archives (default: the Keras cache)",
+    )
+    what.add_argument(
+        "--seeds",
+        type=_list_of(int),
+        metavar="LIST",
+        help="comma list of seeds; each model runs once per seed (default 0)",
+    )
+    what.add_argument(
+        "--weights",
+        metavar="W",
+        help="imagenet (default), none (train from scratch), or a weights file",
+    )
+    proto = p.add_argument_group("protocol (defaults from the settings file)")
+    proto.add_argument(
+        "--image-size",
+        type=int,
+        metavar="N",
+        help="size the model resizes images to on the device (default 224)",
+    )
+    proto.add_argument("--batch-size", type=int, metavar="N")
+    proto.add_argument(
+        "--epochs-frozen", type=int, metavar="N", help="epochs of the head on the frozen backbone"
+    )
+    proto.add_argument(
+        "--epochs-finetune",
+        type=int,
+        metavar="N",
+        help="epochs of fine-tuning the top of the backbone",
+    )
+    proto.add_argument(
+        "--epochs-scratch",
+        type=int,
+        metavar="N",
+        help="epochs of from-scratch training (baselines, --weights none)",
+    )
+    proto.add_argument(
+        "--unfreeze",
+        type=_fraction_or_count,
+        metavar="F|N",
+        help="fine-tune the top fraction (0.3) or number (20) of backbone layers",
+    )
+    proto.add_argument(
+        "--patience", type=int, metavar="N", help="early-stopping patience on validation loss"
+    )
+    proto.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="flip and translate training images (default on)",
+    )
+    proto.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="at most N training images, stratified, for quick trials",
+    )
+    proto.add_argument(
+        "--test-limit",
+        type=int,
+        metavar="N",
+        help="at most N test images, stratified, for quick trials",
+    )
+    out = p.add_argument_group("output")
+    out.add_argument("--out", metavar="DIR", help="results folder (default results/)")
+    out.add_argument(
+        "--force", action="store_true", help="rerun runs already recorded in the results folder"
+    )
+    out.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+SETTING_FLAGS = (
+    "models",
+    "dataset",
+    "data_dir",
+    "seeds",
+    "weights",
+    "image_size",
+    "batch_size",
+    "epochs_frozen",
+    "epochs_finetune",
+    "epochs_scratch",
+    "unfreeze",
+    "patience",
+    "augment",
+    "limit",
+    "test_limit",
+    "out",
+)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.api import run
+
+    frame = run(
+        config=args.config,
+        suite=args.suite,
+        force=args.force,
+        quiet=args.quiet,
+        **{k: getattr(args, k) for k in SETTING_FLAGS},
+    )
+    failed = frame[frame["status"] != "ok"]
+    for _, row in failed.iterrows():
+        print(
+            f"bench: run failed: {row['model']} seed={row['seed']} {row['phase']}: {row['error']}",
+            file=sys.stderr,
+        )
+    return 1 if len(failed) else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench import registry
+
+    table = Table(
+        "model",
+        "family",
+        "preprocessing",
+        "default size",
+        "min size",
+        "ImageNet top-1 %",
+        "weights",
+    )
+    for spec in registry.REGISTRY.values():
+        if args.family and spec.family != args.family:
+            continue
+        top1 = f"{spec.imagenet_top1:.1f}" if spec.imagenet_top1 else ""
+        table.add_row(
+            spec.name,
+            spec.family,
+            spec.preprocessing,
+            str(spec.default_size),
+            str(spec.min_size),
+            top1,
+            "imagenet" if spec.pretrained else "scratch",
+        )
+    Console().print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench", description="Compare pretrained Keras image backbones under one protocol."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run",
+        help="train and measure models; write results CSV files",
+        description="Run models under the protocol; results go to --out.",
+    )
+    _add_run_arguments(run)
+    run.set_defaults(func=cmd_run)
+    listing = commands.add_parser("list", help="list every model the registry knows")
+    listing.add_argument("--family", help="only this family")
+    listing.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="bench: %(levelname)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except BenchError as err:
+        if args.debug:
+            raise
+        print(f"bench: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "bench: interrupted; runs already finished are kept in the results folder",
+            file=sys.stderr,
+        )
+        return 130
+    except Exception as err:
+        if args.debug:
+            raise
+        print(
+            f"bench: internal error: {type(err).__name__}: {err} (--debug shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""scikit-learn's bundled 8x8 digits as 32x32 RGB: the embedded default that needs no download."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from bench.data import Dataset, as_dataset
+from bench.data.splits import stratified_split
+
+SIZE = 32
+
+
+def load(test_fraction: float, split_seed: int) -> Dataset:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    gray = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 -> 0..255
+    big = np.stack(
+        [np.asarray(Image.fromarray(g).resize((SIZE, SIZE), Image.BILINEAR)) for g in gray]
+    )
+    labels = digits.target.astype(np.int32)
+    train, test = stratified_split(labels, test_fraction, split_seed)
+    return as_dataset(
+        "digits", big[train], labels[train], big[test], labels[test], [str(d) for d in range(10)]
+    )

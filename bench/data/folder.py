@@ -1,0 +1,112 @@
+"""Image class folders: `PATH/train/<class>/` + `PATH/test/<class>/`, or `PATH/<class>/` split.
+
+Any format Pillow reads; grayscale, palette and RGBA images become RGB. Images are stored at
+one size (`storage_size`; 0 keeps the native size when all images share one, else 224) so they
+stack into one uint8 array; the model resizes to its own input size on the device.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from bench.data import Dataset, as_dataset
+from bench.data.splits import stratified_split
+from bench.errors import BenchError
+
+log = logging.getLogger("bench")
+
+EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
+FALLBACK_SIZE = 224
+
+
+def _visible(path: Path) -> bool:
+    return not path.name.startswith(".")
+
+
+def class_folders(root: Path) -> dict[str, list[Path]]:
+    """Image files per class folder, hidden entries and non-image files left out."""
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and _visible(p))
+    files = {}
+    for folder in classes:
+        entries = sorted(p for p in folder.rglob("*") if p.is_file() and _visible(p))
+        images = [p for p in entries if p.suffix.lower() in EXTENSIONS]
+        if len(entries) > len(images):
+            log.warning("%s: skipped %d non-image files", folder, len(entries) - len(images))
+        if not images:
+            raise BenchError(f"class folder {folder} holds no images")
+        files[folder.name] = images
+    if len(files) < 2:
+        raise BenchError(f"{root} needs at least two class folders, found {len(files)}")
+    return files
+
+
+def _decode(path: Path, size: int | None) -> np.ndarray | None:
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+            if size and image.size != (size, size):
+                image = image.resize((size, size), Image.BILINEAR)
+            return np.asarray(image, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+
+
+def decode_images(paths: list[Path], size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Decode in parallel (Pillow releases the GIL); returns images and the kept indices."""
+    with ThreadPoolExecutor() as pool:
+        decoded = list(pool.map(lambda p: _decode(p, size), paths))
+    kept = [i for i, image in enumerate(decoded) if image is not None]
+    if len(kept) < len(paths):
+        log.warning("skipped %d unreadable image files", len(paths) - len(kept))
+    images = [decoded[i] for i in kept]
+    if images and len({im.shape for im in images}) > 1:
+        log.warning(
+            "images differ in size: storing them at %dx%d (set storage_size)",
+            FALLBACK_SIZE,
+            FALLBACK_SIZE,
+        )
+        images = [
+            np.asarray(Image.fromarray(im).resize((FALLBACK_SIZE,) * 2, Image.BILINEAR))
+            for im in images
+        ]
+    return np.stack(images) if images else np.zeros((0, 1, 1, 3), np.uint8), np.array(kept)
+
+
+def _load_split(files: dict[str, list[Path]], classes: list[str], size: int | None):
+    paths = [p for c in classes for p in files[c]]
+    labels = np.array([i for i, c in enumerate(classes) for _ in files[c]], dtype=np.int32)
+    images, kept = decode_images(paths, size)
+    labels = labels[kept] if len(kept) else labels[:0]
+    empty = [c for i, c in enumerate(classes) if not np.any(labels == i)]
+    if empty:
+        raise BenchError(f"class '{empty[0]}' has no readable images")
+    return images, labels
+
+
+def load(path: str, storage_size: int, test_fraction: float, split_seed: int) -> Dataset:
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise BenchError(f"data folder not found: {root}")
+    size = storage_size or None
+    name = f"folder:{root.name}"
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        train, test = class_folders(root / "train"), class_folders(root / "test")
+        if set(train) != set(test):
+            diff = sorted(set(train) ^ set(test))
+            raise BenchError(f"{root}: train and test class folders differ (e.g. '{diff[0]}')")
+        classes = sorted(train)
+        x_train, y_train = _load_split(train, classes, size)
+        x_test, y_test = _load_split(test, classes, size)
+        if x_train.shape[1:] != x_test.shape[1:]:
+            raise BenchError(f"{root}: train and test images differ in size; set storage_size")
+        return as_dataset(name, x_train, y_train, x_test, y_test, classes)
+    files = class_folders(root)
+    classes = sorted(files)
+    images, labels = _load_split(files, classes, size)
+    train, test = stratified_split(labels, test_fraction, split_seed)
+    return as_dataset(name, images[train], labels[train], images[test], labels[test], classes)

@@ -1,0 +1,36 @@
+"""The harness's own layers. Serializable, so a saved model reloads with safe_mode=True."""
+
+from __future__ import annotations
+
+import importlib
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="bench")
+class ToFloat(keras.layers.Layer):
+    """uint8 images in, float32 0-255 out: data stays compact until it reaches the device."""
+
+    def call(self, inputs):
+        return keras.ops.cast(inputs, "float32")
+
+
+@keras.saving.register_keras_serializable(package="bench")
+class Preprocess(keras.layers.Layer):
+    """Applies `keras.applications.<module>.preprocess_input` (that module's own function).
+
+    Running it inside the model puts it on the accelerator and makes it impossible to forget
+    or to apply twice.
+    """
+
+    def __init__(self, module: str, **kwargs):
+        super().__init__(**kwargs)
+        self.module = module
+        self._fn = importlib.import_module(f"keras.applications.{module}").preprocess_input
+
+    def call(self, inputs):
+        # preprocess_input divides in place on some backends: give it its own copy.
+        return self._fn(keras.ops.copy(inputs))
+
+    def get_config(self):
+        return {**super().get_config(), "module": self.module}

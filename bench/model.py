@@ -1,0 +1,110 @@
+"""Builds the classifier of PROTOCOL.md section 2 around a registry entry.
+
+uint8 image -> float -> Resizing(image_size) -> augmentation (training only) -> the backbone's
+own preprocess_input -> backbone(training=False) -> GlobalAveragePooling -> Dropout -> logits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from bench.errors import BenchError
+from bench.layers import Preprocess, ToFloat
+from bench.registry import ModelSpec
+
+
+@dataclass
+class Classifier:
+    model: keras.Model
+    backbone: keras.Model  # the part the phases freeze and unfreeze (the whole net for baselines)
+    image_size: int  # the size the backbone actually sees
+    transfer: bool  # True: pretrained backbone, BatchNormalization held in inference mode
+
+
+def input_size(spec: ModelSpec, image_size: int) -> int:
+    """The size a model runs at: baselines keep the size they are defined at."""
+    size = spec.native_size or image_size
+    if size < spec.min_size:
+        raise BenchError(
+            f"{spec.name} needs images of at least {spec.min_size}x{spec.min_size}"
+            f" (image_size={size})"
+        )
+    return size
+
+
+def build_classifier(
+    spec: ModelSpec,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    *,
+    image_size: int,
+    weights: str,
+    augment: bool = True,
+    dropout: float = 0.2,
+    seed: int = 0,
+) -> Classifier:
+    size = input_size(spec, image_size)
+    inputs = keras.Input(input_shape, dtype="uint8", name="image")
+    x = ToFloat(name="to_float")(inputs)
+    x = layers.Resizing(size, size, name="resize")(x)
+    if augment:
+        x = layers.RandomFlip("horizontal", seed=seed, name="flip")(x)
+        x = layers.RandomTranslation(0.1, 0.1, seed=seed, name="translate")(x)
+
+    if not spec.pretrained:
+        net = spec.build((size, size, 3), num_classes)
+        return Classifier(keras.Model(inputs, net(x), name=spec.name), net, size, False)
+
+    transfer = weights != "none"
+    if spec.module is not None:
+        x = Preprocess(spec.module, name="preprocess")(x)
+    backbone = load_backbone(spec, size, weights)
+    # training=False keeps BatchNormalization in inference mode in every phase of transfer
+    # learning; from scratch it must learn its statistics, so it follows the phase.
+    x = backbone(x, training=False if transfer else None)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
+    outputs = layers.Dense(num_classes, dtype="float32", name="logits")(x)
+    return Classifier(keras.Model(inputs, outputs, name=spec.name), backbone, size, transfer)
+
+
+def load_backbone(spec: ModelSpec, size: int, weights: str) -> keras.Model:
+    """The backbone without its ImageNet head, with the weights asked for."""
+    source = {"imagenet": "imagenet", "none": None}.get(weights, weights)
+    if source not in ("imagenet", None) and not Path(source).is_file():
+        raise BenchError(f"weights file not found: {source}")
+    try:
+        return spec.build(include_top=False, weights=source, input_shape=(size, size, 3))
+    except BenchError:
+        raise
+    except Exception as err:  # Keras raises bare Exception/ValueError for these
+        raise BenchError(_weights_error(spec, source, size, err)) from err
+
+
+def _weights_error(spec: ModelSpec, source: str | None, size: int, err: Exception) -> str:
+    text = " ".join(str(err).split())
+    url = re.search(r"https?://\S+?\.h5", text)
+    if source == "imagenet" and ("URL fetch failure" in text or url):
+        cache = (
+            Path(
+                keras.config.keras_home()
+                if hasattr(keras.config, "keras_home")
+                else Path.home() / ".keras"
+            )
+            / "models"
+        )
+        name = url.group(0).rsplit("/", 1)[-1] if url else "the weights file"
+        return (
+            f"cannot download ImageNet weights for {spec.name} (offline?): put {name} in"
+            f" {cache}/, or use --weights none or --weights PATH"
+        )
+    if source == "imagenet":
+        return f"{spec.name} has no ImageNet weights at {size}x{size}: {text}"
+    if source is None:
+        return f"cannot build {spec.name} at {size}x{size}: {text}"
+    return f"cannot load weights {source} into {spec.name} at {size}x{size}: {text}"

@@ -1,0 +1,101 @@
+"""What a running suite shows: live bars on a terminal, plain lines in logs and CI."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+def _metrics(record: dict) -> str:
+    parts = [f"loss {record['loss']:.4f}", f"acc {record['accuracy']:.4f}"]
+    if record.get("val_accuracy") is not None:
+        parts.append(f"val_acc {record['val_accuracy']:.4f}")
+    parts.append(f"{record['epoch_time_s']:.1f}s")
+    return "  ".join(parts)
+
+
+class PlainReporter:
+    """One line per event, for output that is not a terminal."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        self.label, self.phase, self.epochs = "", "", 0
+
+    def say(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def start_suite(self, total: int) -> None:
+        self.say(f"bench: {total} run(s)")
+
+    def start_run(self, index: int, total: int, label: str) -> None:
+        self.label = f"[{index}/{total}] {label}"
+        self.say(self.label)
+
+    def start_phase(self, phase: str, epochs: int) -> None:
+        self.phase, self.epochs = phase, epochs
+
+    def epoch_end(self, record: dict) -> None:
+        self.say(f"  {self.phase} epoch {record['epoch']}/{self.epochs}  {_metrics(record)}")
+
+    def end_run(self, summary: str) -> None:
+        self.say(f"  {summary}")
+
+    def close(self) -> None:
+        pass
+
+
+class RichReporter(PlainReporter):
+    """Live bars for the suite and the current phase; finished runs scroll above them."""
+
+    def __init__(self, console: Console | None = None):
+        super().__init__()
+        self.console = console or Console()
+        self.bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            console=self.console,
+            transient=True,
+        )
+        self.suite = self.bars.add_task("suite", total=0, metrics="")
+        self.phase_task = None
+        self.bars.start()
+
+    def say(self, text: str) -> None:
+        self.bars.console.print(text, highlight=False, markup=False)
+
+    def start_suite(self, total: int) -> None:
+        self.bars.update(self.suite, total=total, description="runs")
+
+    def start_run(self, index: int, total: int, label: str) -> None:
+        self.label = label
+        self.bars.update(self.suite, completed=index - 1)
+
+    def start_phase(self, phase: str, epochs: int) -> None:
+        if self.phase_task is not None:
+            self.bars.remove_task(self.phase_task)
+        self.phase_task = self.bars.add_task(f"{self.label} {phase}", total=epochs, metrics="")
+
+    def epoch_end(self, record: dict) -> None:
+        self.bars.update(self.phase_task, completed=record["epoch"], metrics=_metrics(record))
+
+    def end_run(self, summary: str) -> None:
+        self.say(f"{self.label}: {summary}")
+
+    def close(self) -> None:
+        self.bars.stop()
+
+
+def make_reporter(quiet: bool = False):
+    if quiet:
+        return SilentReporter()
+    return RichReporter() if sys.stdout.isatty() else PlainReporter()
+
+
+class SilentReporter(PlainReporter):
+    def say(self, text: str) -> None:
+        pass

@@ -1,0 +1,125 @@
+"""The training phases of PROTOCOL.md section 2: frozen, finetune, scratch.
+
+Each phase sets what is trainable, recompiles (a change of `trainable` has no effect until the
+model is compiled again), trains with early stopping on validation loss (best weights restored)
+and touches the test split exactly once, at its end.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from bench.callbacks import EpochRecorder, ReportEpochs
+from bench.data.splits import Splits
+from bench.metrics import classification_metrics, median_after_first
+from bench.model import Classifier
+from bench.settings import Settings
+
+
+@dataclass
+class PhaseResult:
+    phase: str
+    learning_rate: float
+    params_total: int
+    params_trainable: int
+    epochs: list[dict] = field(default_factory=list)  # EpochRecorder records
+    best_epoch: int | None = None  # 1-based epoch whose weights were restored
+    test: dict = field(default_factory=dict)  # classification_metrics of the test split
+    train_time_s: float = 0.0
+    infer_images_per_s: float | None = None
+
+    @property
+    def epoch_seconds(self) -> list[float]:
+        return [e["epoch_time_s"] for e in self.epochs]
+
+    def at_best(self, key: str) -> float | None:
+        return self.epochs[self.best_epoch - 1][key] if self.best_epoch else None
+
+    @property
+    def time_per_epoch_s(self) -> float | None:
+        return median_after_first(self.epoch_seconds)
+
+
+def phases_for(classifier: Classifier, settings: Settings) -> list[str]:
+    """Pretrained backbones: frozen then finetune. From random weights: scratch."""
+    if not classifier.transfer:
+        return ["scratch"] if settings.epochs_scratch > 0 else []
+    return [p for p in ("frozen", "finetune") if getattr(settings, f"epochs_{p}") > 0]
+
+
+def unfrozen_layers(backbone: keras.Model, unfreeze: int | float) -> list[keras.layers.Layer]:
+    """The top layers to fine-tune: a fraction (float) or a count (int) of the layers that
+    hold weights, BatchNormalization excepted (its statistics stay those of pretraining)."""
+    weighted = [layer for layer in backbone.layers if layer.weights]
+    count = unfreeze if isinstance(unfreeze, int) else round(unfreeze * len(weighted))
+    top = weighted[len(weighted) - max(1, min(count, len(weighted))) :]
+    return [layer for layer in top if not isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def set_trainable(classifier: Classifier, phase: str, unfreeze: int | float) -> None:
+    backbone = classifier.backbone
+    if phase == "frozen":
+        backbone.trainable = False
+    elif phase == "finetune":
+        backbone.trainable = True
+        for layer in backbone.layers:
+            layer.trainable = False
+        for layer in unfrozen_layers(backbone, unfreeze):
+            layer.trainable = True
+    elif phase == "scratch":
+        backbone.trainable = True
+    else:
+        raise ValueError(f"unknown phase {phase}")
+
+
+def count_params(weights) -> int:
+    return int(sum(np.prod(w.shape) for w in weights))
+
+
+def run_phase(
+    classifier: Classifier, phase: str, splits: Splits, settings: Settings, reporter
+) -> PhaseResult:
+    model = classifier.model
+    set_trainable(classifier, phase, settings.unfreeze)
+    rate = getattr(settings, f"lr_{phase}")
+    model.compile(
+        optimizer=keras.optimizers.Adam(rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    result = PhaseResult(phase, rate, model.count_params(), count_params(model.trainable_weights))
+    recorder = EpochRecorder()
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=settings.patience, restore_best_weights=True
+    )
+    epochs = getattr(settings, f"epochs_{phase}")
+    reporter.start_phase(phase, epochs)
+    start = time.perf_counter()
+    model.fit(
+        splits.x_train,
+        splits.y_train,
+        validation_data=(splits.x_val, splits.y_val),
+        batch_size=settings.batch_size,
+        epochs=epochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=[recorder, ReportEpochs(reporter, recorder), stopper],
+    )
+    result.train_time_s = time.perf_counter() - start
+    result.epochs = recorder.records
+    result.best_epoch = stopper.best_epoch + 1
+    logits, result.infer_images_per_s = predict_timed(model, splits.x_test, settings.batch_size)
+    result.test = classification_metrics(splits.y_test, logits)
+    return result
+
+
+def predict_timed(model: keras.Model, x: np.ndarray, batch_size: int):
+    """Logits of x, and images per second measured after a warm-up batch (tracing excluded)."""
+    model.predict(x[:batch_size], batch_size=batch_size, verbose=0)
+    start = time.perf_counter()
+    logits = model.predict(x, batch_size=batch_size, verbose=0)
+    return np.asarray(logits, dtype=np.float32), len(x) / (time.perf_counter() - start)

@@ -1,0 +1,206 @@
+"""Runs a suite: settings -> data -> model -> phases -> measurements -> results.
+
+Every (model, seed) is one run with a stable id (a hash of everything that defines it), so a
+suite started again skips what is already recorded and a rerun replaces rather than duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+import pandas as pd
+
+from bench import environment, registry
+from bench.data import Dataset, load_dataset
+from bench.data.splits import make_splits
+from bench.errors import BenchError
+from bench.metrics import efficiency
+from bench.model import build_classifier, input_size
+from bench.protocol import PhaseResult, phases_for, run_phase
+from bench.registry import ModelSpec
+from bench.results import ResultsStore
+from bench.settings import Settings, stable_hash
+
+log = logging.getLogger("bench")
+
+
+@dataclass(frozen=True)
+class Run:
+    spec: ModelSpec
+    seed: int
+    run_id: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.name} seed={self.seed}"
+
+
+def plan(settings: Settings) -> list[Run]:
+    """The runs a suite consists of, with every input checked before anything trains."""
+    specs = registry.select(settings.models)
+    for spec in specs:
+        input_size(spec, settings.image_size)
+    if settings.weights not in ("imagenet", "none") and not Path(settings.weights).is_file():
+        raise BenchError(f"weights file not found: {settings.weights}")
+    backend = keras.backend.backend()
+    return [
+        Run(
+            spec,
+            seed,
+            stable_hash(
+                {
+                    "model": spec.name,
+                    "seed": seed,
+                    "backend": backend,
+                    "protocol": settings.protocol(),
+                }
+            ),
+        )
+        for spec in specs
+        for seed in settings.seeds
+    ]
+
+
+def run_suite(settings: Settings, reporter, force: bool = False) -> pd.DataFrame:
+    """Run every planned run not yet recorded; return the suite's rows of runs.csv."""
+    runs = plan(settings)
+    store = ResultsStore(settings.out)
+    dataset = load_dataset(
+        settings.dataset,
+        settings.data_dir,
+        settings.storage_size,
+        settings.test_fraction,
+        settings.split_seed,
+    )
+    done = set() if force else store.completed()
+    reporter.start_suite(len(runs))
+    for index, run in enumerate(runs, 1):
+        reporter.start_run(index, len(runs), run.label)
+        if run.run_id in done:
+            reporter.end_run("already recorded: skipped (--force reruns it)")
+            continue
+        tables = execute(run, dataset, settings, reporter)
+        store.write_run(run.run_id, tables)
+        reporter.end_run(summarize(tables["runs"]))
+    rows = store.read("runs")
+    return rows[rows["run_id"].isin({r.run_id for r in runs})].reset_index(drop=True)
+
+
+def execute(run: Run, dataset: Dataset, settings: Settings, reporter) -> dict[str, list[dict]]:
+    """One run, seeded end to end. A failure becomes a `failed` row; the suite goes on."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(run.seed)
+    splits = make_splits(
+        dataset,
+        settings.val_fraction,
+        run.seed,
+        settings.limit,
+        settings.test_limit,
+        settings.split_seed,
+    )
+    base = {
+        "run_id": run.run_id,
+        "suite": settings.suite,
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": run.spec.name,
+        "family": run.spec.family,
+        "dataset": dataset.name,
+        "num_classes": dataset.num_classes,
+        **splits.sizes,
+        "weights": settings.weights,
+        "seed": run.seed,
+        "image_size": input_size(run.spec, settings.image_size),
+        "batch_size": settings.batch_size,
+        "augment": settings.augment,
+        "settings_hash": settings.protocol_hash(),
+        **environment.describe(),
+    }
+    tables: dict[str, list[dict]] = {"runs": [], "epochs": [], "classes": []}
+    phase = "setup"
+    try:
+        classifier = build_classifier(
+            run.spec,
+            dataset.x_train.shape[1:],
+            dataset.num_classes,
+            image_size=settings.image_size,
+            weights=settings.weights,
+            augment=settings.augment,
+            dropout=settings.dropout,
+            seed=run.seed,
+        )
+        for phase in phases_for(classifier, settings):
+            result = run_phase(classifier, phase, splits, settings, reporter)
+            record_phase(tables, base, result, settings, dataset.class_names)
+    except Exception as err:  # noqa: BLE001 - any failure of one run is recorded, not fatal
+        log.debug("run %s failed", run.label, exc_info=True)
+        message = " ".join(str(err).split())[:500]
+        tables["runs"].append(
+            {
+                **base,
+                "phase": phase,
+                "status": "failed",
+                "error": f"{type(err).__name__}: {message}",
+            }
+        )
+    return tables
+
+
+def record_phase(
+    tables: dict, base: dict, result: PhaseResult, settings: Settings, class_names: list[str]
+) -> None:
+    run_id, test = base["run_id"], result.test
+    train_acc, val_acc = result.at_best("accuracy"), result.at_best("val_accuracy")
+    per_epoch = result.time_per_epoch_s
+    tables["runs"].append(
+        {
+            **base,
+            "status": "ok",
+            "phase": result.phase,
+            "epochs_run": len(result.epochs),
+            "best_epoch": result.best_epoch,
+            "learning_rate": result.learning_rate,
+            "unfreeze": settings.unfreeze if result.phase == "finetune" else None,
+            "bn_mode": "train" if result.phase == "scratch" else "frozen",
+            "params_total": result.params_total,
+            "params_trainable": result.params_trainable,
+            "train_accuracy": train_acc,
+            "val_accuracy": val_acc,
+            "test_accuracy": test["test_accuracy"],
+            "test_top5_accuracy": test["test_top5_accuracy"],
+            "test_macro_f1": test["test_macro_f1"],
+            "overfit_gap": train_acc - val_acc,
+            "efficiency": efficiency(test["test_accuracy"], result.params_total),
+            "time_per_epoch_s": per_epoch,
+            "first_epoch_s": result.epoch_seconds[0],
+            "train_time_s": result.train_time_s,
+            "train_images_per_s": base["train_size"] / per_epoch if per_epoch else None,
+            "infer_images_per_s": result.infer_images_per_s,
+        }
+    )
+    tables["epochs"] += [{"run_id": run_id, "phase": result.phase, **e} for e in result.epochs]
+    support = test["confusion"].sum(axis=1)
+    tables["classes"] += [
+        {
+            "run_id": run_id,
+            "phase": result.phase,
+            "class_index": i,
+            "class_name": name,
+            "test_accuracy": test["per_class_accuracy"][i],
+            "support": int(support[i]),
+        }
+        for i, name in enumerate(class_names)
+    ]
+
+
+def summarize(rows: list[dict]) -> str:
+    parts = []
+    for row in rows:
+        if row["status"] == "ok":
+            parts.append(f"{row['phase']} test accuracy {row['test_accuracy']:.4f}")
+        else:
+            parts.append(f"{row['phase']} FAILED ({row['error']})")
+    return "; ".join(parts) or "no phase to run (all epochs are 0)"
