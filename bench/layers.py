@@ -34,3 +34,34 @@ class Preprocess(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "module": self.module}
+
+
+@keras.saving.register_keras_serializable(package="bench")
+class Backbone(keras.layers.Layer):
+    """Runs the backbone in inference mode (`inference=True`) whatever the phase.
+
+    Writing `backbone(x, training=False)` in a functional graph is not enough in Keras 3: the
+    functional model passes its own `training` flag to every inner call and overrides the
+    one written in the graph, so BatchNormalization statistics and dropout inside the
+    backbone would follow `fit`. Passing the flag here, at run time, cannot be overridden.
+    From scratch (`inference=False`) the backbone follows the phase and BN learns.
+    """
+
+    def __init__(self, net: keras.Model, inference: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.net, self.inference = net, inference
+
+    def call(self, inputs, training=None):
+        return self.net(inputs, training=False if self.inference else training)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "inference": self.inference,
+            "net": keras.saving.serialize_keras_object(self.net),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config["net"] = keras.saving.deserialize_keras_object(config["net"])
+        return cls(**config)

@@ -14,7 +14,7 @@ import keras
 from keras import layers
 
 from bench.errors import BenchError
-from bench.layers import Preprocess, ToFloat
+from bench.layers import Backbone, Preprocess, ToFloat
 from bench.registry import ModelSpec
 
 
@@ -64,9 +64,9 @@ def build_classifier(
     if spec.module is not None:
         x = Preprocess(spec.module, name="preprocess")(x)
     backbone = load_backbone(spec, size, weights)
-    # training=False keeps BatchNormalization in inference mode in every phase of transfer
-    # learning; from scratch it must learn its statistics, so it follows the phase.
-    x = backbone(x, training=False if transfer else None)
+    # Transfer learning keeps the backbone (BatchNormalization, dropout) in inference mode in
+    # every phase; from scratch BN must learn its statistics, so it follows the phase.
+    x = Backbone(backbone, inference=transfer, name="backbone")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
     outputs = layers.Dense(num_classes, dtype="float32", name="logits")(x)

@@ -1,0 +1,117 @@
+"""The registry is complete, and every family is preprocessed exactly as its module says."""
+
+from __future__ import annotations
+
+import importlib
+
+import keras
+import numpy as np
+import pytest
+
+from bench import registry
+from bench.errors import BenchError
+from bench.model import build_classifier
+
+
+def keras_constructors() -> set[str]:
+    return {n for n, f in vars(keras.applications).items() if callable(f) and n[:1].isupper()}
+
+
+def test_every_keras_application_is_registered():
+    missing = keras_constructors() - set(registry.REGISTRY)
+    assert not missing, f"constructors missing from the registry: {sorted(missing)}"
+    assert len(keras_constructors()) >= 38
+
+
+def test_every_entry_has_family_preprocessing_and_size():
+    for spec in registry.REGISTRY.values():
+        assert spec.family in registry.FAMILIES
+        assert spec.preprocessing in {"caffe", "tf", "torch", "built-in"}
+        assert spec.default_size >= spec.min_size >= 32
+
+
+def test_reference_figures_from_the_keras_table():
+    assert registry.get("ResNet50").imagenet_top1 == 74.9
+    assert registry.get("EfficientNetB7").imagenet_top1 == 84.3
+    assert registry.get("EfficientNetB7").default_size == 600
+    assert registry.get("InceptionV3").min_size == 75
+
+
+# Expected output of each mode on one pixel (R, G, B) = (10, 128, 250).
+PIXEL = np.array([10.0, 128.0, 250.0])
+EXPECTED = {
+    "caffe": PIXEL[::-1] - np.array([103.939, 116.779, 123.68]),
+    "tf": PIXEL / 127.5 - 1.0,
+    "torch": (PIXEL / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225]),
+    "built-in": PIXEL,
+}
+
+
+@pytest.mark.parametrize("module", sorted({s.module for s in registry.REGISTRY.values()} - {None}))
+def test_declared_mode_matches_the_modules_preprocess_input(module):
+    """The registry's table is checked against each module's real preprocess_input."""
+    fn = importlib.import_module(f"keras.applications.{module}").preprocess_input
+    out = keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(PIXEL.reshape(1, 1, 1, 3))))
+    np.testing.assert_allclose(out.reshape(3), EXPECTED[registry.PREPROCESSING[module]], rtol=1e-5)
+
+
+def smallest_per_family() -> list[registry.ModelSpec]:
+    """One cheap member of each family; fails if a new family appears without one."""
+    cheap = [
+        "VGG16",
+        "ResNet50",
+        "ResNet50V2",
+        "InceptionV3",
+        "InceptionResNetV2",
+        "Xception",
+        "MobileNet",
+        "MobileNetV2",
+        "MobileNetV3Small",
+        "DenseNet121",
+        "NASNetMobile",
+        "EfficientNetB0",
+        "EfficientNetV2B0",
+        "ConvNeXtTiny",
+    ]
+    specs = [registry.get(n) for n in cheap]
+    covered = {s.family for s in specs} | {"baseline"}
+    assert covered == set(registry.FAMILIES), "add a representative for every family"
+    return specs
+
+
+@pytest.mark.parametrize("spec", smallest_per_family(), ids=lambda s: s.name)
+def test_model_applies_exactly_its_modules_preprocessing(spec):
+    """What reaches the backbone equals the module's own preprocess_input of the resized image,
+    and families that rescale inside the backbone get the raw pixels (no double scaling)."""
+    size = max(spec.min_size, 32)
+    clf = build_classifier(
+        spec, (size, size, 3), 10, image_size=size, weights="none", augment=False
+    )
+    probe = keras.Model(clf.model.input, clf.model.get_layer("backbone").input)
+    images = np.random.default_rng(0).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
+    seen = keras.ops.convert_to_numpy(probe(images))
+    expected = keras.ops.convert_to_numpy(spec.preprocess_input()(images.astype("float32")))
+    np.testing.assert_allclose(seen, expected, rtol=1e-5, atol=1e-4)
+    if spec.preprocessing == "built-in":
+        np.testing.assert_allclose(seen, images.astype("float32"), atol=1e-4)
+        rescaling = [
+            layer
+            for layer in clf.backbone.layers
+            if isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))
+        ]
+        assert rescaling, f"{spec.name} should rescale inside itself"
+
+
+def test_selection_all_families_and_lists():
+    assert len(registry.select(["all"])) == len(registry.REGISTRY)
+    resnets = {s.name for s in registry.select(["family:resnet"])}
+    assert resnets == {"ResNet50", "ResNet101", "ResNet152"}
+    chosen = [s.name for s in registry.select(["resnet50", "ResNet50", "simple-cnn"])]
+    assert chosen == ["ResNet50", "simple_cnn"]
+
+
+def test_unknown_model_suggests_the_closest():
+    with pytest.raises(BenchError, match="did you mean ResNet50"):
+        registry.get("resnet5")
+    with pytest.raises(BenchError, match="unknown family 'resnett'; did you mean resnet"):
+        registry.select(["family:resnett"])
