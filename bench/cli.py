@@ -161,12 +161,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
     from bench import registry
 
-    table = Table(
+    header = [
         "model",
         "family",
         "preprocessing",
@@ -174,22 +171,38 @@ def cmd_list(args: argparse.Namespace) -> int:
         "min size",
         "ImageNet top-1 %",
         "weights",
-    )
-    for spec in registry.REGISTRY.values():
-        if args.family and spec.family != args.family:
-            continue
-        top1 = f"{spec.imagenet_top1:.1f}" if spec.imagenet_top1 else ""
-        table.add_row(
+    ]
+    rows = [
+        [
             spec.name,
             spec.family,
             spec.preprocessing,
-            str(spec.default_size),
-            str(spec.min_size),
-            top1,
+            spec.default_size,
+            spec.min_size,
+            spec.imagenet_top1 or "",
             "imagenet" if spec.pretrained else "scratch",
-        )
-    Console().print(table)
+        ]
+        for spec in registry.REGISTRY.values()
+        if not args.family or spec.family == args.family
+    ]
+    print_table(header, rows)
     return 0
+
+
+def print_table(header: list[str], rows: list[list]) -> None:
+    """A rich table on a terminal; plain GitHub Markdown when piped, so nothing wraps."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*header)
+        for row in rows:
+            table.add_row(*(str(cell) for cell in row))
+        Console().print(table)
+    else:
+        from tabulate import tabulate
+
+        print(tabulate(rows, header, tablefmt="github"))
 
 
 def build_parser() -> argparse.ArgumentParser:

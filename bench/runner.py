@@ -104,7 +104,7 @@ def execute(run: Run, dataset: Dataset, settings: Settings, reporter) -> dict[st
     )
     base = {
         "run_id": run.run_id,
-        "suite": settings.suite,
+        "suite": settings.suite or "adhoc",
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": run.spec.name,
         "family": run.spec.family,

@@ -25,6 +25,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_NAME = "benchmarks.toml"
+ROOT_CONFIG = Path(__file__).resolve().parent.parent / CONFIG_NAME  # the project's own
 
 
 @dataclass
@@ -165,7 +166,7 @@ def find_config(path: str | Path | None) -> Path | None:
     """The settings file to use: the one given, else ./benchmarks.toml, else the project's."""
     if path is not None:
         return Path(path)
-    for candidate in (Path.cwd() / CONFIG_NAME, Path(__file__).parent.parent / CONFIG_NAME):
+    for candidate in (Path.cwd() / CONFIG_NAME, ROOT_CONFIG):
         if candidate.is_file():
             return candidate
     return None

@@ -1,0 +1,157 @@
+"""`bench` as a user runs it: a real run on real data, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import keras
+import pandas as pd
+import pytest
+
+from bench.results import CLASS_COLUMNS, EPOCH_COLUMNS, RUN_COLUMNS
+from tests.conftest import ROOT, run_cli
+
+PHASE_ONLY = {"unfreeze": {"finetune"}}  # columns that belong to one phase only
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory):
+    """Backbone weights given by path: what a user offline would pass instead of imagenet."""
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "mnv3small.weights.h5"
+    keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    ).save_weights(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_run(cifar_slice, weights_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    args = [
+        "run",
+        "--dataset",
+        f"folder:{cifar_slice}",
+        "--models",
+        "simple_cnn,MobileNetV3Small",
+        "--weights",
+        str(weights_file),
+        "--image-size",
+        "32",
+        "--batch-size",
+        "32",
+        "--epochs-frozen",
+        "2",
+        "--epochs-finetune",
+        "2",
+        "--epochs-scratch",
+        "2",
+        "--patience",
+        "5",
+        "--out",
+        str(out),
+    ]
+    return run_cli(*args), out, args
+
+
+def test_real_run_writes_every_documented_column(real_run):
+    result, out, _ = real_run
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = pd.read_csv(out / "runs.csv")
+    assert list(runs.columns) == RUN_COLUMNS
+    assert sorted(zip(runs["model"], runs["phase"], strict=True)) == [
+        ("MobileNetV3Small", "finetune"),
+        ("MobileNetV3Small", "frozen"),
+        ("simple_cnn", "scratch"),
+    ]
+    assert (runs["status"] == "ok").all()
+    for _, row in runs.iterrows():
+        for column in RUN_COLUMNS:
+            if column == "error" or row["phase"] not in PHASE_ONLY.get(column, {row["phase"]}):
+                continue
+            assert pd.notna(row[column]), f"{column} empty for {row['model']} {row['phase']}"
+    for column in ("train_accuracy", "val_accuracy", "test_accuracy", "test_top5_accuracy"):
+        assert runs[column].between(0, 1).all()
+    assert (runs["train_size"] == 180).all() and (runs["test_size"] == 100).all()
+    assert runs["dataset"].str.startswith("folder:").all()
+
+    epochs = pd.read_csv(out / "epochs.csv")
+    assert list(epochs.columns) == EPOCH_COLUMNS
+    assert len(epochs) == 6 and epochs.notna().all().all()
+    classes = pd.read_csv(out / "classes.csv")
+    assert list(classes.columns) == CLASS_COLUMNS and len(classes) == 30
+
+
+def test_rerun_skips_recorded_runs_without_duplicates(real_run):
+    _, out, args = real_run
+    before = pd.read_csv(out / "runs.csv")
+    again = run_cli(*args)
+    assert again.returncode == 0 and "already recorded" in again.stdout
+    pd.testing.assert_frame_equal(pd.read_csv(out / "runs.csv"), before)
+
+
+def test_readme_documents_every_column():
+    readme = (ROOT / "README.md").read_text()
+    for column in RUN_COLUMNS + EPOCH_COLUMNS + CLASS_COLUMNS:
+        assert f"`{column}`" in readme, f"README does not document column {column}"
+
+
+def assert_clean_error(result, *fragments: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    line = [x for x in result.stderr.splitlines() if x.startswith("bench: error:")]
+    assert len(line) == 1, result.stderr[-2000:]
+    for fragment in fragments:
+        assert fragment in line[0]
+
+
+def test_offline_cifar10_says_what_file_to_put_where(tmp_path):
+    result = run_cli(
+        "run",
+        "--dataset",
+        "cifar10",
+        "--models",
+        "simple_cnn",
+        "--out",
+        str(tmp_path / "r"),
+        env={"KERAS_HOME": str(tmp_path)},
+    )
+    assert_clean_error(result, "cifar-10-python.tar.gz", str(tmp_path / "datasets"))
+
+
+def test_unknown_model_suggests_the_closest(tmp_path):
+    result = run_cli("run", "--models", "resnet05", "--dataset", "digits", "--out", str(tmp_path))
+    assert_clean_error(result, "unknown model 'resnet05'", "ResNet50")
+
+
+def test_invalid_config_names_the_key(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[defaults]\nepochs_frozen = 'many'\n")
+    result = run_cli("run", "--config", str(config), "--models", "simple_cnn")
+    assert_clean_error(result, "epochs_frozen", "int")
+
+
+def test_list_shows_every_model():
+    result = run_cli("list")
+    assert result.returncode == 0
+    for name in ("ResNet50", "EfficientNetV2S", "ConvNeXtTiny", "simple_cnn", "caffe", "torch"):
+        assert name in result.stdout
+
+
+def test_run_help_explains_each_flag():
+    result = run_cli("run", "--help")
+    for flag in (
+        "--models",
+        "--dataset",
+        "--data-dir",
+        "--config",
+        "--suite",
+        "--seeds",
+        "--weights",
+        "--image-size",
+        "--batch-size",
+        "--epochs-frozen",
+        "--epochs-finetune",
+        "--epochs-scratch",
+        "--limit",
+        "--out",
+    ):
+        assert flag in result.stdout
