@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from functools import cache
 from pathlib import Path
 
 import keras
+
+
+def keras_home() -> Path:
+    """Keras's cache folder (datasets/, models/): $KERAS_HOME, else ~/.keras."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
 
 
 def cpu_name() -> str:

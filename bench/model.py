@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from bench.environment import keras_home
 from bench.errors import BenchError
 from bench.layers import Backbone, Preprocess, ToFloat
 from bench.registry import ModelSpec
@@ -90,14 +91,7 @@ def _weights_error(spec: ModelSpec, source: str | None, size: int, err: Exceptio
     text = " ".join(str(err).split())
     url = re.search(r"https?://\S+?\.h5", text)
     if source == "imagenet" and ("URL fetch failure" in text or url):
-        cache = (
-            Path(
-                keras.config.keras_home()
-                if hasattr(keras.config, "keras_home")
-                else Path.home() / ".keras"
-            )
-            / "models"
-        )
+        cache = keras_home() / "models"
         name = url.group(0).rsplit("/", 1)[-1] if url else "the weights file"
         return (
             f"cannot download ImageNet weights for {spec.name} (offline?): put {name} in"

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data import Dataset, as_dataset
+from bench.environment import keras_home
 from bench.errors import BenchError
 
 FORMATS = {
@@ -75,7 +76,7 @@ def safe_unpickle(data: bytes, where: str) -> dict:
 
 
 def keras_cache() -> Path:
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+    return keras_home() / "datasets"
 
 
 def _candidates(fmt: dict, folder: Path) -> list[Path]:
