@@ -1,14 +1,47 @@
-"""Provenance: which Keras, backend, device and project commit produced a result."""
+"""Provenance: which Keras, backend, device and project commit produced a result.
+
+`describe()` is the short form every results row carries; `collect()` is the full environment
+that `results/env.json` keeps and `bench env` prints.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
 import subprocess
+from datetime import datetime, timezone
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 
 import keras
+import psutil
+
+# The backend's own distribution, whose version each row records.
+BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
+# Packages whose versions env.json records when they are installed.
+PACKAGES = [
+    "keras",
+    "tensorflow",
+    "jax",
+    "jaxlib",
+    "torch",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "nvidia-ml-py",
+]
+# Environment variables that change what a run does or where it runs.
+VARIABLES = [
+    "KERAS_BACKEND",
+    "KERAS_HOME",
+    "CUDA_VISIBLE_DEVICES",
+    "XLA_PYTHON_CLIENT_PREALLOCATE",
+    "XLA_FLAGS",
+    "TF_GPU_ALLOCATOR",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "OMP_NUM_THREADS",
+]
 
 
 def keras_home() -> Path:
@@ -67,11 +100,62 @@ def git_commit() -> str | None:
         return None
 
 
+def version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def nvml_gpus() -> list[dict]:
+    """Every GPU NVML sees, with its memory and the driver version; [] without NVML."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        gpus = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            gpus.append(
+                {
+                    "name": pynvml.nvmlDeviceGetName(handle),
+                    "memory_mb": pynvml.nvmlDeviceGetMemoryInfo(handle).total // 2**20,
+                    "driver": driver,
+                }
+            )
+        return gpus
+    except Exception:  # not installed, or no NVIDIA driver
+        return []
+
+
 @cache
 def describe() -> dict[str, str | None]:
+    """The provenance fields of every results row."""
+    backend = keras.backend.backend()
     return {
-        "backend": keras.backend.backend(),
+        "backend": backend,
+        "backend_version": version(BACKEND_PACKAGES.get(backend, backend)),
         "keras_version": keras.__version__,
         "device": gpu_name() or cpu_name(),
         "git_commit": git_commit(),
+    }
+
+
+def collect() -> dict:
+    """The full environment: what env.json keeps and `bench env` prints."""
+    memory = psutil.virtual_memory().total
+    return {
+        "collected": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **describe(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu_name(),
+        "cpu_cores": psutil.cpu_count(logical=False),
+        "cpu_threads": psutil.cpu_count(logical=True),
+        "host_memory_gb": round(memory / 2**30, 1),
+        "gpu": gpu_name(),
+        "gpus": nvml_gpus(),
+        "packages": {name: v for name in PACKAGES if (v := version(name))},
+        "variables": {name: os.environ[name] for name in VARIABLES if name in os.environ},
     }

@@ -8,6 +8,7 @@ and touches the test split exactly once, at its end.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import keras
@@ -15,6 +16,7 @@ import numpy as np
 
 from bench.callbacks import EpochRecorder, ReportEpochs
 from bench.data.splits import Splits
+from bench.memory import PhaseMemory
 from bench.metrics import classification_metrics, median_after_first
 from bench.model import Classifier
 from bench.settings import Settings
@@ -29,8 +31,12 @@ class PhaseResult:
     epochs: list[dict] = field(default_factory=list)  # EpochRecorder records
     best_epoch: int | None = None  # 1-based epoch whose weights were restored
     test: dict = field(default_factory=dict)  # classification_metrics of the test split
-    train_time_s: float = 0.0
+    train_time_s: float = 0.0  # the whole of fit: every epoch, validation included
     infer_images_per_s: float | None = None
+    infer_batch_size: int | None = None
+    peak_gpu_mem_mb: float | None = None  # None: no GPU (never 0)
+    peak_gpu_mem_nvml_mb: float | None = None
+    peak_host_rss_mb: float | None = None
 
     @property
     def epoch_seconds(self) -> list[float]:
@@ -81,8 +87,23 @@ def count_params(weights) -> int:
 
 
 def run_phase(
-    classifier: Classifier, phase: str, splits: Splits, settings: Settings, reporter
+    classifier: Classifier,
+    phase: str,
+    splits: Splits,
+    settings: Settings,
+    reporter,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> PhaseResult:
+    """Train one phase and measure it; `callbacks` are added to the harness's own."""
+    with PhaseMemory() as memory:
+        result = _train_and_test(classifier, phase, splits, settings, reporter, callbacks)
+    result.peak_gpu_mem_mb = memory.peak_gpu_mem_mb
+    result.peak_gpu_mem_nvml_mb = memory.peak_gpu_mem_nvml_mb
+    result.peak_host_rss_mb = memory.peak_host_rss_mb
+    return result
+
+
+def _train_and_test(classifier, phase, splits, settings, reporter, callbacks) -> PhaseResult:
     model = classifier.model
     set_trainable(classifier, phase, settings.unfreeze)
     rate = getattr(settings, f"lr_{phase}")
@@ -98,7 +119,7 @@ def run_phase(
     )
     epochs = getattr(settings, f"epochs_{phase}")
     reporter.start_phase(phase, epochs)
-    start = time.perf_counter()
+    start = recorder.clock()
     model.fit(
         splits.x_train,
         splits.y_train,
@@ -107,12 +128,13 @@ def run_phase(
         epochs=epochs,
         shuffle=True,
         verbose=0,
-        callbacks=[recorder, ReportEpochs(reporter, recorder), stopper],
+        callbacks=[recorder, ReportEpochs(reporter, recorder), stopper, *callbacks],
     )
-    result.train_time_s = time.perf_counter() - start
+    result.train_time_s = recorder.clock() - start
     result.epochs = recorder.records
     result.best_epoch = stopper.best_epoch + 1
     logits, result.infer_images_per_s = predict_timed(model, splits.x_test, settings.batch_size)
+    result.infer_batch_size = settings.batch_size
     result.test = classification_metrics(splits.y_test, logits)
     return result
 

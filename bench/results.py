@@ -1,4 +1,5 @@
-"""The results store: runs.csv (one row per run and phase) and epochs.csv (one row per epoch).
+"""The results store: runs.csv (one row per run and phase), epochs.csv (one row per epoch),
+classes.csv (per-class test accuracy) and env.json (environment and settings).
 
 A run's rows are written together, by replacing each file atomically (write a temporary file,
 fsync, rename), so a crash or a kill leaves the previous complete file, never a torn row. Rows
@@ -7,13 +8,19 @@ of a run id are replaced, not duplicated, when the run is written again.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.settings import Settings
+
+ENV_FILE = "env.json"
 
 RUN_COLUMNS = [
     "run_id",
@@ -41,6 +48,7 @@ RUN_COLUMNS = [
     "augment",
     "params_total",
     "params_trainable",
+    "gmacs",
     "train_accuracy",
     "val_accuracy",
     "test_accuracy",
@@ -53,8 +61,13 @@ RUN_COLUMNS = [
     "train_time_s",
     "train_images_per_s",
     "infer_images_per_s",
+    "infer_batch_size",
+    "peak_gpu_mem_mb",
+    "peak_gpu_mem_nvml_mb",
+    "peak_host_rss_mb",
     "settings_hash",
     "backend",
+    "backend_version",
     "keras_version",
     "device",
     "git_commit",
@@ -77,8 +90,11 @@ FILES = {"runs": RUN_COLUMNS, "epochs": EPOCH_COLUMNS, "classes": CLASS_COLUMNS}
 
 
 class ResultsStore:
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, create: bool = True):
+        """`create`: make the folder and check now that it is writable (before any run)."""
         self.folder = Path(folder)
+        if not create:
+            return
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=self.folder, prefix=".probe"):
@@ -117,12 +133,38 @@ class ResultsStore:
             merged = pd.concat(frames, ignore_index=True) if frames else new
             self._replace(self.path(table), merged[FILES[table]])
 
+    def read_environment(self) -> dict:
+        path = self.folder / ENV_FILE
+        if not path.exists():
+            return {}
+        try:
+            return json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise BenchError(f"{path} is not a readable environment file: {err}") from None
+
+    def write_environment(self, environment: dict, settings: Settings) -> None:
+        """env.json: the environment and full settings of the latest suite, and the protocol
+        of every settings hash written here, so each row's `settings_hash` can be looked up."""
+        protocols = self.read_environment().get("protocols", {})
+        protocols[settings.protocol_hash()] = settings.protocol()
+        record = {
+            "environment": environment,
+            "settings": dataclasses.asdict(settings),
+            "protocols": protocols,
+        }
+        text = json.dumps(record, indent=2, default=str)
+        self._replace(self.folder / ENV_FILE, lambda handle: handle.write(text + "\n"))
+
     @staticmethod
-    def _replace(path: Path, frame: pd.DataFrame) -> None:
+    def _replace(path: Path, content: pd.DataFrame | Callable) -> None:
+        """Write through a temporary file in the same folder, fsync, then rename over path."""
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
             with os.fdopen(fd, "w", newline="") as handle:
-                frame.to_csv(handle, index=False)
+                if isinstance(content, pd.DataFrame):
+                    content.to_csv(handle, index=False)
+                else:
+                    content(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import pandas as pd
 
-from bench import environment, registry
+from bench import cost, environment, registry
 from bench.data import Dataset, load_dataset
 from bench.data.splits import make_splits
 from bench.errors import BenchError
@@ -76,6 +76,7 @@ def run_suite(settings: Settings, reporter, force: bool = False) -> pd.DataFrame
         settings.test_fraction,
         settings.split_seed,
     )
+    store.write_environment(environment.collect(), settings)
     done = set() if force else store.completed()
     reporter.start_suite(len(runs))
     for index, run in enumerate(runs, 1):
@@ -111,7 +112,7 @@ def execute(run: Run, dataset: Dataset, settings: Settings, reporter) -> dict[st
         "dataset": dataset.name,
         "num_classes": dataset.num_classes,
         **splits.sizes,
-        "weights": settings.weights,
+        "weights": settings.weights if run.spec.pretrained else "none",
         "seed": run.seed,
         "image_size": input_size(run.spec, settings.image_size),
         "batch_size": settings.batch_size,
@@ -132,6 +133,7 @@ def execute(run: Run, dataset: Dataset, settings: Settings, reporter) -> dict[st
             dropout=settings.dropout,
             seed=run.seed,
         )
+        base["gmacs"] = cost.gmacs(classifier.model)
         for phase in phases_for(classifier, settings):
             result = run_phase(classifier, phase, splits, settings, reporter)
             record_phase(tables, base, result, settings, dataset.class_names)
@@ -167,6 +169,7 @@ def record_phase(
             "bn_mode": "train" if result.phase == "scratch" else "frozen",
             "params_total": result.params_total,
             "params_trainable": result.params_trainable,
+            "gmacs": base.get("gmacs"),
             "train_accuracy": train_acc,
             "val_accuracy": val_acc,
             "test_accuracy": test["test_accuracy"],
@@ -179,6 +182,10 @@ def record_phase(
             "train_time_s": result.train_time_s,
             "train_images_per_s": base["train_size"] / per_epoch if per_epoch else None,
             "infer_images_per_s": result.infer_images_per_s,
+            "infer_batch_size": result.infer_batch_size,
+            "peak_gpu_mem_mb": result.peak_gpu_mem_mb,
+            "peak_gpu_mem_nvml_mb": result.peak_gpu_mem_nvml_mb,
+            "peak_host_rss_mb": result.peak_host_rss_mb,
         }
     )
     tables["epochs"] += [{"run_id": run_id, "phase": result.phase, **e} for e in result.epochs]
