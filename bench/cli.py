@@ -189,6 +189,70 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_info(args: argparse.Namespace) -> int:
+    from bench import cost, registry
+    from bench.model import build_classifier, input_size
+
+    header = ["model", "family", "preprocessing", "default size", "image size"]
+    header += ["params (M)", "backbone params (M)", "GMACs", "ImageNet top-1 %"]
+    rows = []
+    for name in args.models:
+        spec = registry.get(name)
+        size = input_size(spec, args.image_size or spec.default_size)
+        # Random weights: the architecture (params, MACs) is the same, and nothing downloads.
+        classifier = build_classifier(
+            spec, (size, size, 3), args.num_classes, image_size=size, weights="none", augment=False
+        )
+        rows.append(
+            [
+                spec.name,
+                spec.family,
+                spec.preprocessing,
+                spec.default_size,
+                size,
+                f"{classifier.model.count_params() / 1e6:.3f}",
+                f"{classifier.backbone.count_params() / 1e6:.3f}",
+                f"{cost.gmacs(classifier.model):.3f}",
+                spec.imagenet_top1 or "",
+            ]
+        )
+    print_table(header, rows)
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    import json
+
+    if args.results:
+        from bench.results import ENV_FILE, ResultsStore
+
+        record = ResultsStore(args.results, create=False).read_environment()
+        if not record:
+            raise BenchError(f"no {ENV_FILE} in {args.results} (bench run writes it)")
+    else:
+        from bench.environment import collect
+
+        record = collect()
+    if args.json:
+        print(json.dumps(record, indent=2, default=str))
+    else:
+        print_table(["field", "value"], list(_flatten(record)))
+    return 0
+
+
+def _flatten(data, prefix: str = ""):
+    """Nested dicts as dotted keys; lists of dicts numbered (gpus.0.name)."""
+    items = data.items() if isinstance(data, dict) else enumerate(data)
+    for key, value in items:
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) or (
+            value and isinstance(value, list) and isinstance(value[0], dict)
+        ):
+            yield from _flatten(value, name + ".")
+        else:
+            yield [name, "" if value is None else value]
+
+
 def print_table(header: list[str], rows: list[list]) -> None:
     """A rich table on a terminal; plain GitHub Markdown when piped, so nothing wraps."""
     if sys.stdout.isatty():
@@ -221,6 +285,26 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list every model the registry knows")
     listing.add_argument("--family", help="only this family")
     listing.set_defaults(func=cmd_list)
+    info = commands.add_parser(
+        "info",
+        help="a backbone's family, preprocessing, sizes, params and GMACs (trains nothing)",
+    )
+    info.add_argument("models", nargs="+", metavar="MODEL", help="model name(s), see bench list")
+    info.add_argument(
+        "--image-size", type=int, metavar="N", help="input size (default: the model's own)"
+    )
+    info.add_argument(
+        "--num-classes", type=int, default=10, metavar="N", help="classes of the head (10)"
+    )
+    info.set_defaults(func=cmd_info)
+    env = commands.add_parser(
+        "env", help="the environment results record: versions, device, CPU, GPU, commit"
+    )
+    env.add_argument(
+        "--results", metavar="DIR", help="show DIR/env.json (what a suite recorded) instead"
+    )
+    env.add_argument("--json", action="store_true", help="print JSON")
+    env.set_defaults(func=cmd_env)
     return parser
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import keras
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from bench.results import CLASS_COLUMNS, EPOCH_COLUMNS, RUN_COLUMNS
 from tests.conftest import ROOT, run_cli
 
 PHASE_ONLY = {"unfreeze": {"finetune"}}  # columns that belong to one phase only
+GPU_ONLY = {"peak_gpu_mem_mb", "peak_gpu_mem_nvml_mb"}  # empty, never 0, on a CPU
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +68,15 @@ def test_real_run_writes_every_documented_column(real_run):
     assert (runs["status"] == "ok").all()
     for _, row in runs.iterrows():
         for column in RUN_COLUMNS:
-            if column == "error" or row["phase"] not in PHASE_ONLY.get(column, {row["phase"]}):
+            if column in GPU_ONLY or column == "error":
+                continue
+            if row["phase"] not in PHASE_ONLY.get(column, {row["phase"]}):
                 continue
             assert pd.notna(row[column]), f"{column} empty for {row['model']} {row['phase']}"
+    assert runs[list(GPU_ONLY)].isna().all().all()  # this machine has no GPU
+    assert (runs["peak_host_rss_mb"] > 0).all() and (runs["gmacs"] > 0).all()
+    assert (runs["keras_version"] == keras.__version__).all()
+    assert (runs["backend"] == keras.backend.backend()).all()
     for column in ("train_accuracy", "val_accuracy", "test_accuracy", "test_top5_accuracy"):
         assert runs[column].between(0, 1).all()
     assert (runs["train_size"] == 180).all() and (runs["test_size"] == 100).all()
@@ -78,6 +87,39 @@ def test_real_run_writes_every_documented_column(real_run):
     assert len(epochs) == 6 and epochs.notna().all().all()
     classes = pd.read_csv(out / "classes.csv")
     assert list(classes.columns) == CLASS_COLUMNS and len(classes) == 30
+
+
+def test_env_json_records_the_environment_and_each_rows_settings(real_run):
+    _, out, _ = real_run
+    recorded = json.loads((out / "env.json").read_text())
+    runs = pd.read_csv(out / "runs.csv")
+    assert recorded["environment"]["keras_version"] == keras.__version__
+    assert recorded["environment"]["packages"]["keras"] == keras.__version__
+    assert set(runs["settings_hash"]) <= set(recorded["protocols"])
+    assert recorded["settings"]["models"] == ["simple_cnn", "MobileNetV3Small"]
+    shown = run_cli("env", "--results", str(out))
+    assert shown.returncode == 0 and f"protocols.{runs['settings_hash'][0]}.batch_size" in (
+        shown.stdout
+    )
+
+
+def test_env_prints_the_current_environment():
+    result = run_cli("env", "--json")
+    assert result.returncode == 0, result.stderr
+    environment = json.loads(result.stdout)
+    assert environment["keras_version"] == keras.__version__ and environment["cpu"]
+
+
+def test_info_prints_params_and_gmacs_without_training():
+    result = run_cli("info", "MobileNetV2", "simple_cnn", "--image-size", "96")
+    assert result.returncode == 0, result.stderr
+    mobilenet = next(line for line in result.stdout.splitlines() if "MobileNetV2" in line)
+    cells = [c.strip() for c in mobilenet.strip("|").split("|")]
+    assert cells[:5] == ["MobileNetV2", "mobilenet_v2", "tf", "224", "96"]
+    assert float(cells[5]) == pytest.approx(2.270794, abs=1e-3)  # 2,257,984 + 1280*10 + 10
+    assert float(cells[7]) == pytest.approx(0.30 * (96 / 224) ** 2, rel=0.1)
+    assert "simple_cnn" in result.stdout
+    assert_clean_error(run_cli("info", "MobileNetV9"), "MobileNetV2")
 
 
 def test_rerun_skips_recorded_runs_without_duplicates(real_run):
