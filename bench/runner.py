@@ -207,7 +207,12 @@ def summarize(rows: list[dict]) -> str:
     parts = []
     for row in rows:
         if row["status"] == "ok":
-            parts.append(f"{row['phase']} test accuracy {row['test_accuracy']:.4f}")
+            figures = [f"{row['phase']} test accuracy {row['test_accuracy']:.4f}"]
+            if row["time_per_epoch_s"]:
+                figures.append(f"{row['time_per_epoch_s']:.2f} s/epoch")
+            if row["peak_gpu_mem_mb"] is not None:
+                figures.append(f"GPU peak {row['peak_gpu_mem_mb']:.0f} MiB")
+            parts.append(", ".join(figures))
         else:
             parts.append(f"{row['phase']} FAILED ({row['error']})")
     return "; ".join(parts) or "no phase to run (all epochs are 0)"
