@@ -51,18 +51,9 @@ def layer_macs(layer: keras.Layer, node) -> int:
         if None in output or None in inputs[0]:
             raise BenchError(f"cannot count MACs of {layer.name}: its input size is not fixed")
         return formula(layer, inputs, output)
-    if isinstance(layer, keras.Model) or _wraps_model(layer):
-        return macs(layer)  # a nested model or a wrapper such as bench.layers.Backbone
-    return 0  # elementwise: activations, normalization, pooling, resizing, preprocessing
-
-
-def _wraps_model(layer: keras.Layer) -> bool:
-    if not isinstance(layer, keras.Layer):  # a bare keras.ops operation such as x * y
-        return False
-    return any(
-        isinstance(inner, keras.Model)
-        for inner in layer._flatten_layers(include_self=False, recursive=False)
-    )
+    if isinstance(layer, keras.Layer):  # a nested model, or a wrapper such as Backbone
+        return macs(layer)  # 0 for elementwise layers: nothing nested to count
+    return 0  # a bare keras.ops operation such as x * y: elementwise
 
 
 def _conv(layer, inputs, output) -> int:
