@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.progress import make_reporter
-from bench.settings import load_config, resolve
+from bench.settings import Settings, load_config, resolve
 
 
 def run(
@@ -29,6 +29,20 @@ def run(
     resolved = resolve(load_config(config), suite, {"models": models, **settings})
     reporter = make_reporter(quiet)
     try:
-        return run_suite(resolved, reporter, force=force)
+        frame = run_suite(resolved, reporter, force=force)
     finally:
         reporter.close()
+    if not frame.empty:
+        write_report(resolved, quiet)
+    return frame
+
+
+def write_report(settings: Settings, quiet: bool) -> None:
+    """The suite's ranked table (bench report) in its results folder, and on the terminal."""
+    from bench import report
+
+    made, _, paths = report.make(settings.out, settings=settings.protocol_hash())
+    if not quiet:
+        print()
+        report.show(made)
+        print(f"written: {', '.join(str(p) for p in paths)} (bench plot draws the figures)")

@@ -9,6 +9,7 @@ import os
 import sys
 
 from bench.errors import BenchError
+from bench.progress import print_table
 
 
 def _list_of(kind):
@@ -220,6 +221,72 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench import report
+
+    made, comparison, paths = report.make(args.results, args.out, **_selection(args))
+    report.show(made, args.format)
+    _say_what_else(comparison.others, f"written: {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from bench import aggregate, plots
+    from bench.results import ResultsStore
+
+    store = ResultsStore(args.results, create=False)
+    comparison = aggregate.load_comparison(store, args.dataset, args.models, args.settings)
+    out = ResultsStore(args.out or store.folder / "plots").folder
+    paths = plots.draw_all(comparison, out, args.metric, args.phase, args.formats)
+    _say_what_else(comparison.others, f"{comparison.describe()}: {len(paths)} files in {out}")
+    return 0
+
+
+def _selection(args: argparse.Namespace) -> dict:
+    keys = ("dataset", "models", "settings", "metric", "phase")
+    return {k: getattr(args, k) for k in keys}
+
+
+def _say_what_else(others: list[str], written: str) -> None:
+    if written:
+        print(written, file=sys.stderr)
+    if others:
+        print(
+            f"bench: {len(others)} other comparison(s) in this folder (choose with --settings, "
+            f"--dataset): {'; '.join(others)}",
+            file=sys.stderr,
+        )
+
+
+def _add_selection_arguments(p: argparse.ArgumentParser, out_help: str) -> None:
+    p.add_argument(
+        "--results", default="results", metavar="DIR", help="results folder (default results/)"
+    )
+    p.add_argument("--out", metavar="DIR", help=out_help)
+    p.add_argument("--dataset", metavar="NAME", help="only runs on this data set")
+    p.add_argument(
+        "--models", type=_list_of(str), metavar="LIST", help="only these models (as for run)"
+    )
+    p.add_argument(
+        "--settings",
+        metavar="HASH",
+        help="the comparison holding this settings_hash (a prefix will do); default: the latest",
+    )
+    p.add_argument(
+        "--metric",
+        default="test_accuracy",
+        metavar="FIGURE",
+        help="rank by this runs.csv figure (default test_accuracy; lower is better for times, "
+        "memory and overfit gap)",
+    )
+    p.add_argument(
+        "--phase",
+        default="final",
+        choices=["final", "frozen", "finetune", "scratch"],
+        help="phase to rank (default final: fine-tuned; from scratch for baselines)",
+    )
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     import json
 
@@ -251,22 +318,6 @@ def _flatten(data, prefix: str = ""):
             yield from _flatten(value, name + ".")
         else:
             yield [name, "" if value is None else value]
-
-
-def print_table(header: list[str], rows: list[list]) -> None:
-    """A rich table on a terminal; plain GitHub Markdown when piped, so nothing wraps."""
-    if sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(*header)
-        for row in rows:
-            table.add_row(*(str(cell) for cell in row))
-        Console().print(table)
-    else:
-        from tabulate import tabulate
-
-        print(tabulate(rows, header, tablefmt="github"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -305,6 +356,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     env.add_argument("--json", action="store_true", help="print JSON")
     env.set_defaults(func=cmd_env)
+    report = commands.add_parser(
+        "report",
+        help="rank models over seeds: summary.csv, ranking.md, ranking.tex (trains nothing)",
+        description="Aggregate the results over seeds and rank the models of one comparison "
+        "(runs whose protocol settings agree but for the weights).",
+    )
+    _add_selection_arguments(report, "folder for the report files (default: --results)")
+    report.add_argument(
+        "--format",
+        default="table",
+        choices=["table", "md", "tex", "csv"],
+        help="what to print: the table (default), or the Markdown, LaTeX or summary CSV file",
+    )
+    report.set_defaults(func=cmd_report)
+    plot = commands.add_parser(
+        "plot",
+        help="comparison figures (PNG and PDF) from the results (trains nothing)",
+        description="Draw the comparison figures of one comparison from the results files.",
+    )
+    _add_selection_arguments(plot, "folder for the figures (default: RESULTS/plots)")
+    plot.add_argument(
+        "--formats",
+        type=_list_of(str),
+        default=["png", "pdf"],
+        metavar="LIST",
+        help="file formats (default png,pdf)",
+    )
+    plot.set_defaults(func=cmd_plot)
     return parser
 
 

@@ -99,3 +99,26 @@ def make_reporter(quiet: bool = False):
 class SilentReporter(PlainReporter):
     def say(self, text: str) -> None:
         pass
+
+
+def print_table(header: list[str], rows: list[list], numbers_from: int | None = None) -> None:
+    """A rich table on a terminal; plain GitHub Markdown when piped, so nothing wraps.
+    `numbers_from`: cells are preformatted text and columns from this one on align right."""
+    if sys.stdout.isatty():
+        from rich.table import Table
+
+        table = Table()
+        for index, name in enumerate(header):
+            right = numbers_from is not None and index >= numbers_from
+            table.add_column(name, justify="right" if right else "left")
+        for row in rows:
+            table.add_row(*(str(cell) for cell in row))
+        Console().print(table)
+    else:
+        from tabulate import tabulate
+
+        if numbers_from is None:
+            print(tabulate(rows, header, tablefmt="github"))
+        else:
+            align = ["left"] * numbers_from + ["right"] * (len(header) - numbers_from)
+            print(tabulate(rows, header, "github", disable_numparse=True, colalign=align))

@@ -1,5 +1,6 @@
 """The results store: runs.csv (one row per run and phase), epochs.csv (one row per epoch),
-classes.csv (per-class test accuracy) and env.json (environment and settings).
+classes.csv (per-class test accuracy), confusion.csv (the test confusion matrix, non-zero cells)
+and env.json (environment and settings).
 
 A run's rows are written together, by replacing each file atomically (write a temporary file,
 fsync, rename), so a crash or a kill leaves the previous complete file, never a torn row. Rows
@@ -12,7 +13,6 @@ import dataclasses
 import json
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -85,8 +85,14 @@ EPOCH_COLUMNS = [
     "val_time_s",
 ]
 CLASS_COLUMNS = ["run_id", "phase", "class_index", "class_name", "test_accuracy", "support"]
+CONFUSION_COLUMNS = ["run_id", "phase", "true_index", "predicted_index", "count"]
 
-FILES = {"runs": RUN_COLUMNS, "epochs": EPOCH_COLUMNS, "classes": CLASS_COLUMNS}
+FILES = {
+    "runs": RUN_COLUMNS,
+    "epochs": EPOCH_COLUMNS,
+    "classes": CLASS_COLUMNS,
+    "confusion": CONFUSION_COLUMNS,
+}
 
 
 class ResultsStore:
@@ -125,13 +131,13 @@ class ResultsStore:
     def write_run(self, run_id: str, tables: dict[str, list[dict]]) -> None:
         """Replace everything recorded for run_id with these rows. runs.csv goes last: a run
         counts as recorded only once its rows there are complete."""
-        for table in ("epochs", "classes", "runs"):
+        for table in ("epochs", "classes", "confusion", "runs"):
             old = self.read(table)
             old = old[old["run_id"] != run_id]
             new = pd.DataFrame(tables.get(table, []), columns=FILES[table])
             frames = [f for f in (old, new) if not f.empty]
             merged = pd.concat(frames, ignore_index=True) if frames else new
-            self._replace(self.path(table), merged[FILES[table]])
+            write_atomically(self.path(table), merged[FILES[table]])
 
     def read_environment(self) -> dict:
         path = self.folder / ENV_FILE
@@ -153,21 +159,23 @@ class ResultsStore:
             "protocols": protocols,
         }
         text = json.dumps(record, indent=2, default=str)
-        self._replace(self.folder / ENV_FILE, lambda handle: handle.write(text + "\n"))
+        write_atomically(self.folder / ENV_FILE, text + "\n")
 
-    @staticmethod
-    def _replace(path: Path, content: pd.DataFrame | Callable) -> None:
-        """Write through a temporary file in the same folder, fsync, then rename over path."""
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "w", newline="") as handle:
-                if isinstance(content, pd.DataFrame):
-                    content.to_csv(handle, index=False)
-                else:
-                    content(handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+def write_atomically(path: Path, content: pd.DataFrame | str) -> None:
+    """Write a table or a text through a temporary file in the same folder, fsync, then rename
+    over path: readers see the old file or the new one, never half of it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide results from the rest of the group
+        with os.fdopen(fd, "w", newline="") as handle:
+            if isinstance(content, pd.DataFrame):
+                content.to_csv(handle, index=False)
+            else:
+                handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import keras
+import numpy as np
 import pandas as pd
 
 from bench import cost, environment, registry
@@ -120,7 +121,7 @@ def execute(run: Run, dataset: Dataset, settings: Settings, reporter) -> dict[st
         "settings_hash": settings.protocol_hash(),
         **environment.describe(),
     }
-    tables: dict[str, list[dict]] = {"runs": [], "epochs": [], "classes": []}
+    tables: dict[str, list[dict]] = {"runs": [], "epochs": [], "classes": [], "confusion": []}
     phase = "setup"
     try:
         classifier = build_classifier(
@@ -200,6 +201,17 @@ def record_phase(
             "support": int(support[i]),
         }
         for i, name in enumerate(class_names)
+    ]
+    # Non-zero cells only: a good classifier's matrix is mostly empty off the diagonal.
+    tables["confusion"] += [
+        {
+            "run_id": run_id,
+            "phase": result.phase,
+            "true_index": int(t),
+            "predicted_index": int(p),
+            "count": int(test["confusion"][t, p]),
+        }
+        for t, p in np.argwhere(test["confusion"])
     ]
 
 

@@ -8,7 +8,7 @@ import keras
 import pandas as pd
 import pytest
 
-from bench.results import CLASS_COLUMNS, EPOCH_COLUMNS, RUN_COLUMNS
+from bench.results import CLASS_COLUMNS, CONFUSION_COLUMNS, EPOCH_COLUMNS, FILES, RUN_COLUMNS
 from tests.conftest import ROOT, run_cli
 
 PHASE_ONLY = {"unfreeze": {"finetune"}}  # columns that belong to one phase only
@@ -89,6 +89,20 @@ def test_real_run_writes_every_documented_column(real_run):
     assert len(epochs) == 6 and epochs.notna().all().all()
     classes = pd.read_csv(out / "classes.csv")
     assert list(classes.columns) == CLASS_COLUMNS and len(classes) == 30
+    confusion = pd.read_csv(out / "confusion.csv")
+    assert list(confusion.columns) == CONFUSION_COLUMNS and (confusion["count"] > 0).all()
+    per_phase = confusion.groupby(["run_id", "phase"])["count"].sum()
+    assert (per_phase == 100).all() and len(per_phase) == 3  # every test image, once per phase
+
+
+def test_run_ends_with_the_report_of_its_suite(real_run):
+    result, out, _ = real_run
+    assert "ranked by test accuracy" in result.stdout
+    ranking = (out / "ranking.md").read_text()
+    assert "MobileNetV3Small" in ranking and "simple_cnn" in ranking
+    assert (out / "ranking.tex").is_file() and (out / "summary.csv").is_file()
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["phase"]) == {"frozen", "finetune", "scratch"}
 
 
 def test_env_json_records_the_environment_and_each_rows_settings(real_run):
@@ -134,7 +148,7 @@ def test_rerun_skips_recorded_runs_without_duplicates(real_run):
 
 def test_readme_documents_every_column():
     readme = (ROOT / "README.md").read_text()
-    for column in RUN_COLUMNS + EPOCH_COLUMNS + CLASS_COLUMNS:
+    for column in (c for columns in FILES.values() for c in columns):
         assert f"`{column}`" in readme, f"README does not document column {column}"
 
 

@@ -134,7 +134,7 @@ def test_epoch_times_on_a_controlled_clock(monkeypatch):
     assert [e["val_time_s"] for e in result.epochs] == [0.5 * val_batches] * 4
     assert result.train_time_s == 12.0 + 4 * 0.5 * val_batches  # the whole of fit
 
-    tables = {"runs": [], "epochs": [], "classes": []}
+    tables = {"runs": [], "epochs": [], "classes": [], "confusion": []}
     base = {"run_id": "x", "train_size": len(splits.x_train), "gmacs": 0.0077}
     record_phase(tables, base, result, settings, dataset.class_names)
     row = tables["runs"][0]

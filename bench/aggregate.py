@@ -1,0 +1,269 @@
+"""From results files to one comparison: which runs may be compared, statistics over seeds, ranks.
+
+Reads only the results store and never trains. Runs are comparable when their protocol settings
+agree except for the weights, so a backbone's from-scratch run (`--weights none`) sits beside its
+frozen and fine-tuned runs, and a baseline beside the backbones of its suite.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bench.errors import BenchError
+from bench.results import ResultsStore
+from bench.settings import stable_hash
+
+PHASES = ("frozen", "finetune", "scratch")
+FINAL_ORDER = ("finetune", "scratch", "frozen")  # a model's result under the protocol
+PHASE_NAMES = {
+    "final": "the final phase (fine-tuned; from scratch for baselines)",
+    "frozen": "the frozen phase",
+    "finetune": "fine-tuning",
+    "scratch": "training from scratch",
+}
+# Figures averaged over seeds, by which way is better.
+HIGHER_BETTER = (
+    "test_accuracy",
+    "test_top5_accuracy",
+    "test_macro_f1",
+    "val_accuracy",
+    "train_accuracy",
+    "efficiency",
+    "train_images_per_s",
+    "infer_images_per_s",
+)
+LOWER_BETTER = (
+    "overfit_gap",
+    "time_per_epoch_s",
+    "first_epoch_s",
+    "train_time_s",
+    "peak_gpu_mem_mb",
+    "peak_gpu_mem_nvml_mb",
+    "peak_host_rss_mb",
+)
+FIGURES = HIGHER_BETTER + LOWER_BETTER
+GROUP_KEYS = ["dataset", "model", "family", "phase", "weights", "settings_hash"]
+CONSTANTS = ["image_size", "num_classes", "train_size", "test_size", "params_total", "gmacs"]
+
+
+@dataclass
+class Comparison:
+    """The runs of one results folder that may be compared, and their other tables."""
+
+    runs: pd.DataFrame  # runs.csv rows, ok and failed
+    epochs: pd.DataFrame
+    classes: pd.DataFrame
+    confusion: pd.DataFrame
+    others: list[str] = field(default_factory=list)  # other comparisons in the folder
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] == "ok"]
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] != "ok"]
+
+    def describe(self) -> str:
+        return describe_runs(self.runs)
+
+
+def describe_runs(runs: pd.DataFrame) -> str:
+    """'digits, 32 px, weights none, 3 seeds, settings 1a2b3c4d5e6f'"""
+    weights = sorted(set(runs["weights"]) - {"none"}) or ["none"]
+    hashes = sorted(set(runs["settings_hash"]))
+    sizes = sorted({int(s) for s in runs["image_size"].dropna()})
+    size = f"{sizes[0]} px" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]} px"
+    seeds = runs["seed"].nunique()
+    return (
+        f"{runs['dataset'].iloc[0]}, {size}, weights {', '.join(weights)}, "
+        f"{seeds} seed{'s' * (seeds != 1)}, settings {' + '.join(hashes)}"
+    )
+
+
+def load_comparison(
+    store: ResultsStore,
+    dataset: str | None = None,
+    models: list[str] | None = None,
+    settings: str | None = None,
+) -> Comparison:
+    """The comparison to report: the one holding `settings` (a settings-hash prefix), else the
+    most recently run one, after the `dataset` and `models` filters."""
+    runs = store.read("runs")
+    if runs.empty:
+        raise BenchError(f"no runs in {store.path('runs')} (bench run writes them)")
+    runs["weights"] = runs["weights"].fillna("none").astype(str)
+    runs = _filter(runs, dataset, models)
+    groups = _comparisons(runs, store.read_environment().get("protocols", {}))
+    if settings:
+        chosen = [
+            g for g in groups if g["settings_hash"].astype(str).str.startswith(settings).any()
+        ]
+        if not chosen:
+            known = ", ".join(sorted(set(runs["settings_hash"])))
+            raise BenchError(f"no runs with settings {settings!r} here; these exist: {known}")
+    else:
+        chosen = groups
+    latest = max(chosen, key=lambda g: g["timestamp"].max())
+    ids = set(latest["run_id"])
+    return Comparison(
+        runs=latest.reset_index(drop=True),
+        epochs=_rows_of(store.read("epochs"), ids),
+        classes=_rows_of(store.read("classes"), ids),
+        confusion=_rows_of(store.read("confusion"), ids),
+        others=[describe_runs(g) for g in groups if g is not latest],
+    )
+
+
+def _filter(runs: pd.DataFrame, dataset: str | None, models: list[str] | None) -> pd.DataFrame:
+    if dataset:
+        if dataset not in set(runs["dataset"]):
+            raise BenchError(
+                f"no runs on data set {dataset!r} here; these exist: "
+                + ", ".join(sorted(set(runs["dataset"])))
+            )
+        runs = runs[runs["dataset"] == dataset]
+    if models:
+        from bench import registry  # Keras loads only when names need resolving
+
+        names = {spec.name for spec in registry.select(models)}
+        runs = runs[runs["model"].isin(names)]
+        if runs.empty:
+            raise BenchError(f"no runs of {', '.join(sorted(names))} here")
+    return runs
+
+
+def _comparisons(runs: pd.DataFrame, protocols: dict) -> list[pd.DataFrame]:
+    """Split runs into comparable groups: equal protocol but for the weights; one group per
+    pretrained weights (imagenet, or a file), each with the from-scratch runs beside it."""
+    key = runs["settings_hash"].map(lambda h: _without_weights(h, protocols))
+    groups = []
+    for _, rows in runs.groupby(key, sort=False):
+        pretrained = sorted(set(rows["weights"]) - {"none"})
+        for weights in pretrained or ["none"]:
+            groups.append(rows[rows["weights"].isin({weights, "none"})])
+    return groups
+
+
+def _without_weights(settings_hash: str, protocols: dict) -> str:
+    protocol = protocols.get(settings_hash)
+    if protocol is None:  # env.json lost: only identical settings are comparable
+        return settings_hash
+    return stable_hash({k: v for k, v in protocol.items() if k != "weights"})
+
+
+def _rows_of(table: pd.DataFrame, run_ids: set[str]) -> pd.DataFrame:
+    return table[table["run_id"].isin(run_ids)].reset_index(drop=True)
+
+
+def seed_statistics(frame: pd.DataFrame, by: list[str], figures: list[str]) -> pd.DataFrame:
+    """Per group and figure: mean, standard deviation, number of values and the bounds of a 95%
+    Student-t confidence interval of the mean (empty for a single value)."""
+    grouped = frame.groupby(by, sort=False)[figures]
+    mean, std, n = grouped.mean(), grouped.std(ddof=1), grouped.count()
+    half = pd.DataFrame(
+        stats.t.ppf(0.975, n.where(n > 1) - 1) * std / np.sqrt(n),
+        index=mean.index,
+        columns=figures,
+    )
+    parts = {"mean": mean, "std": std, "n": n, "ci_low": mean - half, "ci_high": mean + half}
+    columns = {f"{f}_{s}": part[f] for f in figures for s, part in parts.items()}
+    return pd.DataFrame(columns).reset_index()
+
+
+def summary(comparison: Comparison) -> pd.DataFrame:
+    """summary.csv: every figure over seeds, per model, phase and settings."""
+    ok = comparison.ok
+    if ok.empty:
+        return pd.DataFrame(columns=GROUP_KEYS + ["seeds"])
+    table = seed_statistics(ok, GROUP_KEYS, list(FIGURES))
+    constants = ok.groupby(GROUP_KEYS, sort=False)[CONSTANTS].first().reset_index()
+    seeds = ok.groupby(GROUP_KEYS, sort=False)["seed"].nunique().rename("seeds").reset_index()
+    return seeds.merge(constants, on=GROUP_KEYS).merge(table, on=GROUP_KEYS)
+
+
+def check_ranking(metric: str, phase: str) -> None:
+    if metric not in FIGURES:
+        close = difflib.get_close_matches(metric, FIGURES, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; one of {', '.join(FIGURES)}"
+        raise BenchError(f"cannot rank by {metric!r}{hint}")
+    if phase not in PHASE_NAMES:
+        raise BenchError(f"unknown phase {phase!r}; one of {', '.join(PHASE_NAMES)}")
+
+
+def ranked_phase(ok: pd.DataFrame, phase: str) -> dict[str, str]:
+    """The phase each model is ranked on: `phase`, or with 'final' its last one run."""
+    phases = ok.groupby("model")["phase"].agg(set)
+    if phase != "final":
+        return {m: phase for m, have in phases.items() if phase in have}
+    return {m: next(p for p in FINAL_ORDER if p in have) for m, have in phases.items()}
+
+
+def ranking(comparison: Comparison, metric: str = "test_accuracy", phase: str = "final"):
+    """One row per model: statistics over seeds of each phase's test accuracy, the gain from
+    fine-tuning, and the ranked phase's figures; its rank by `metric`, and whether its interval
+    overlaps the best model's (`tied`)."""
+    check_ranking(metric, phase)
+    ok = comparison.ok
+    if ok.empty:
+        return pd.DataFrame(columns=["rank", "tied", "model", "family", "phase", "seeds"])
+    per_seed = _per_seed(ok, metric, ranked_phase(ok, phase))
+    figures = [c for c in per_seed.columns if c not in ("model", "run_id")]
+    table = seed_statistics(per_seed, ["model"], figures)
+    info = ok.groupby("model").agg(family=("family", "first"))
+    table = table.join(info, on="model")
+    table["phase"] = table["model"].map(ranked_phase(ok, phase))
+    table["seeds"] = table["score_n"]
+    return _rank(table, lower_better=metric in LOWER_BETTER)
+
+
+def _per_seed(ok: pd.DataFrame, metric: str, phase_of: dict[str, str]) -> pd.DataFrame:
+    """One row per run and model: test accuracy of each phase, the gain, the ranked phase's
+    figures (`score` is the ranking metric, `accuracy` that phase's test accuracy)."""
+    frames = [
+        ok.loc[ok["phase"] == p, ["model", "run_id", "test_accuracy"]].rename(
+            columns={"test_accuracy": p}
+        )
+        for p in PHASES
+    ]
+    paired = frames[0].merge(frames[1], on=["model", "run_id"])  # frozen, then finetune, same run
+    paired["gain"] = paired["finetune"] - paired["frozen"]
+    ranked = ok[ok["phase"] == ok["model"].map(phase_of)]
+    ranked = ranked.assign(
+        score=ranked[metric],
+        accuracy=ranked["test_accuracy"],
+        params_m=ranked["params_total"] / 1e6,
+    )
+    keep = [
+        "model",
+        "run_id",
+        "score",
+        "accuracy",
+        "params_m",
+        "gmacs",
+        "efficiency",
+        "overfit_gap",
+    ]
+    keep += ["time_per_epoch_s", "train_images_per_s", "infer_images_per_s", "peak_gpu_mem_mb"]
+    parts = [*frames, paired[["model", "run_id", "gain"]], ranked[keep]]
+    return pd.concat(parts, ignore_index=True).astype({"model": str})
+
+
+def _rank(table: pd.DataFrame, lower_better: bool) -> pd.DataFrame:
+    score = table["score_mean"]
+    table["rank"] = score.rank(ascending=lower_better, method="min").astype("Int64")
+    table = table.sort_values(["rank", "model"], na_position="last").reset_index(drop=True)
+    table["tied"] = False
+    if score.notna().any():
+        best = table.iloc[0]
+        if lower_better:
+            overlap = table["score_ci_low"] <= best["score_ci_high"]
+        else:
+            overlap = table["score_ci_high"] >= best["score_ci_low"]
+        table["tied"] = overlap.fillna(False).astype(bool) & (table.index > 0)
+    return table

@@ -1,0 +1,103 @@
+"""`bench plot`: the comparison figures of one comparison, from the results files alone.
+
+Each figure is a function of the comparison and its ranking that returns a matplotlib figure, or
+raises `Missing` with the reason it cannot be drawn (no GPU memory on a CPU, one epoch, ...);
+then the file still gets written, holding that reason, so a paper's figure list never breaks.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed, none assumed
+
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from bench.aggregate import Comparison, ranking  # noqa: E402
+from bench.errors import BenchError  # noqa: E402
+from bench.plots.bars import gpu_memory, phases, throughput  # noqa: E402
+from bench.plots.base import Missing  # noqa: E402
+from bench.plots.classes import confusion_best, per_class_accuracy  # noqa: E402
+from bench.plots.curves import training_curves  # noqa: E402
+from bench.plots.scatter import accuracy_vs  # noqa: E402
+
+FIGURES: dict[str, tuple[str, Callable]] = {
+    "accuracy_vs_params": (
+        "Test accuracy against parameters",
+        lambda c, t: accuracy_vs(t, "params_m", "parameters (millions, log scale)"),
+    ),
+    "accuracy_vs_time": (
+        "Test accuracy against training time per epoch",
+        lambda c, t: accuracy_vs(t, "time_per_epoch_s", "time per epoch (s, log scale)"),
+    ),
+    "accuracy_vs_gmacs": (
+        "Test accuracy against compute",
+        lambda c, t: accuracy_vs(t, "gmacs", "GMACs per image (log scale)"),
+    ),
+    "phases": ("Frozen, fine-tuned and from-scratch test accuracy", phases),
+    "training_curves": ("Training and validation accuracy per epoch", training_curves),
+    "gpu_memory": ("Peak GPU memory per phase", gpu_memory),
+    "throughput": ("Training and inference throughput", throughput),
+    "per_class_accuracy": ("Per-class test accuracy (%)", per_class_accuracy),
+    "confusion_best": ("Confusion matrix of the best model", confusion_best),
+}
+
+
+def draw_all(
+    comparison: Comparison,
+    out: str | Path,
+    metric: str = "test_accuracy",
+    phase: str = "final",
+    formats: Sequence[str] = ("png", "pdf"),
+) -> list[Path]:
+    """Every figure of FIGURES, in each format, into out; returns the files written."""
+    supported = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    unknown = sorted(set(formats) - set(supported))
+    if unknown:
+        raise BenchError(f"cannot draw {', '.join(unknown)}; formats: {', '.join(supported)}")
+    table = ranking(comparison, metric, phase)
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
+    written = []
+    for name, (title, draw) in FIGURES.items():
+        try:
+            if comparison.ok.empty:
+                raise Missing("no successful run in this comparison")
+            figure = draw(comparison, table)
+        except Missing as why:
+            figure = _message(str(why))
+        if not figure.legends:  # a seaborn grid has laid itself out around its legend
+            figure.tight_layout()
+        # Above everything the figure holds (panel titles too); bbox_inches="tight" keeps it.
+        figure.suptitle(f"{title}\n{comparison.describe()}", fontsize=10, y=1.0, va="bottom")
+        for fmt in formats:
+            written.append(_save(figure, Path(out) / f"{name}.{fmt}", fmt))
+        plt.close(figure)
+    return written
+
+
+def _message(text: str) -> plt.Figure:
+    figure, ax = plt.subplots(figsize=(6, 2.5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"Not drawn: {text}", ha="center", va="center", wrap=True)
+    return figure
+
+
+def _save(figure: plt.Figure, path: Path, fmt: str) -> Path:
+    """Through a temporary file and a rename, like the results: never half a figure."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            figure.savefig(handle, format=fmt, dpi=150, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,40 @@
+"""What the figures share: the `Missing` signal, model order, figure sizes."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib import ticker
+
+
+class Missing(Exception):  # noqa: N818 - a reason, not an error: the figure says it instead
+    """This figure cannot be drawn from these results; the message says why."""
+
+
+def model_order(table: pd.DataFrame) -> list[str]:
+    """Models best first, as the ranking orders them."""
+    return list(table["model"])
+
+
+def tall(models: int, per_model: float = 0.32, minimum: float = 2.5) -> float:
+    """Height (inches) of a chart with one row of bars per model."""
+    return max(minimum, 1.2 + per_model * models)
+
+
+def ranked_rows(comparison, table: pd.DataFrame) -> pd.DataFrame:
+    """The successful rows of each model's ranked phase (table: aggregate.ranking)."""
+    ok = comparison.ok
+    phase_of = dict(zip(table["model"], table["phase"], strict=True))
+    return ok[ok["phase"] == ok["model"].map(phase_of)]
+
+
+def plain_log_axis(axis) -> None:
+    """A log axis labelled 1, 2, 5, 10, 20 ... rather than 10^1."""
+    axis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def legend_outside(ax: plt.Axes) -> None:
+    """The legend right of the axes, where it can hide no point or bar."""
+    ax.legend(fontsize=7, title=None, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)

@@ -1,0 +1,120 @@
+"""bench plot: every figure is written and non-empty, also with missing figures (no GPU memory,
+one seed, a failed model, nothing but failures); the Pareto front and epoch axis are right."""
+
+from __future__ import annotations
+
+import itertools
+
+import matplotlib
+import pandas as pd
+import pytest
+from PIL import Image
+
+from bench import aggregate, plots
+from bench.plots.bars import gpu_memory
+from bench.plots.base import Missing
+from bench.plots.curves import continuous_epochs
+from bench.plots.scatter import accuracy_vs, pareto_front
+from tests.conftest import run_cli
+from tests.results_fixture import run_row, runs, write_fixture
+
+matplotlib.use("Agg")
+
+
+def assert_figures(paths, folder, formats=("png",)) -> None:
+    expected = {folder / f"{name}.{fmt}" for name in plots.FIGURES for fmt in formats}
+    assert set(paths) == expected
+    for path in paths:
+        assert path.stat().st_size > 1000, path
+        if path.suffix == ".png":
+            with Image.open(path) as image:
+                assert image.width > 300 and image.height > 150
+        if path.suffix == ".pdf":
+            assert path.read_bytes().startswith(b"%PDF")
+
+
+def test_every_figure_in_png_and_pdf(tmp_path):
+    comparison = aggregate.load_comparison(write_fixture(tmp_path / "results"))
+    out = tmp_path / "plots"
+    out.mkdir()
+    paths = plots.draw_all(comparison, out, formats=("png", "pdf"))
+    assert_figures(paths, out, ("png", "pdf"))
+
+
+def test_one_seed_with_gpu_memory_and_a_failed_model(tmp_path):
+    rows = [r for r in runs() if r["seed"] == 0 and r["settings_hash"] == "aaaa"]
+    for row in rows:
+        if row["status"] == "ok":
+            row["peak_gpu_mem_mb"] = 1000.0 + len(row["model"])
+    comparison = aggregate.load_comparison(write_fixture(tmp_path, rows))
+    assert comparison.runs["seed"].nunique() == 1 and len(comparison.failed) == 1
+    table = aggregate.ranking(comparison)
+    figure = gpu_memory(comparison, table)  # drawn, not "Missing"
+    assert len(figure.axes[0].patches) >= 2 * 4  # frozen and finetune bars of 4 backbones
+    assert_figures(plots.draw_all(comparison, tmp_path, formats=("png",)), tmp_path)
+
+
+def test_without_gpu_the_memory_figure_says_why():
+    comparison = aggregate.Comparison(
+        runs=pd.DataFrame(runs()),
+        epochs=pd.DataFrame(),
+        classes=pd.DataFrame(),
+        confusion=pd.DataFrame(),
+    )
+    with pytest.raises(Missing, match="no GPU memory recorded: these runs had no GPU"):
+        gpu_memory(comparison, aggregate.ranking(comparison))
+
+
+def test_only_failed_runs_still_give_every_file(tmp_path):
+    rows = [r for r in runs() if r["status"] == "failed"]
+    comparison = aggregate.load_comparison(write_fixture(tmp_path, rows))
+    assert comparison.ok.empty
+    assert_figures(plots.draw_all(comparison, tmp_path, formats=("png",)), tmp_path)
+
+
+def test_pareto_front_keeps_the_points_nothing_beats():
+    points = pd.DataFrame(
+        {"model": list("abcdef"), "x": [1, 2, 2, 3, 4, 5], "y": [70, 80, 75, 80, 90, 85]}
+    )
+    # b beats c (same cost, more accurate) and d (cheaper, as accurate); e beats f.
+    assert list(pareto_front(points, "x", "y")["model"]) == ["a", "b", "e"]
+
+
+def test_epochs_run_on_from_the_frozen_phase_into_fine_tuning():
+    epochs = pd.DataFrame(
+        {
+            "run_id": ["r"] * 5 + ["s"] * 2,
+            "phase": ["finetune", "finetune", "frozen", "frozen", "frozen", "scratch", "scratch"],
+            "epoch": [1, 2, 1, 2, 3, 1, 2],
+        }
+    )
+    assert list(continuous_epochs(epochs)) == [4, 5, 1, 2, 3, 1, 2]
+
+
+def test_point_labels_do_not_overlap(tmp_path):
+    """Twelve models crowded together: after adjustText no two labels' boxes intersect."""
+    names = ["ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2"]
+    names += ["MobileNetV2", "DenseNet121", "DenseNet169", "DenseNet201", "VGG16", "VGG19"]
+    rows = []
+    for i, name in enumerate(names):
+        family = name.rstrip("0123456789V").lower()
+        accuracy, params = 0.90 + 0.002 * i, 20e6 + 1e5 * i
+        rows.append(run_row(name, "finetune", 0, accuracy, params_total=params, family=family))
+    comparison = aggregate.load_comparison(write_fixture(tmp_path, rows))
+    figure = accuracy_vs(aggregate.ranking(comparison), "params_m", "parameters")
+    figure.savefig(tmp_path / "crowded.png")
+    renderer = figure.canvas.get_renderer()
+    texts = [t for t in figure.axes[0].texts if t.get_text() in names]
+    assert len(texts) == len(names)
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for a, b in itertools.combinations(boxes, 2):
+        assert not a.overlaps(b)
+
+
+def test_bench_plot_command(tmp_path):
+    write_fixture(tmp_path)
+    result = run_cli("plot", "--results", str(tmp_path), "--formats", "png")
+    assert result.returncode == 0, result.stderr
+    assert_figures(sorted((tmp_path / "plots").glob("*.png")), tmp_path / "plots")
+    bad = run_cli("plot", "--results", str(tmp_path), "--formats", "gif2")
+    assert bad.returncode == 2 and "cannot draw gif2" in bad.stderr
