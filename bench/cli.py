@@ -231,11 +231,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from bench import aggregate, plots
+    from bench import plots
+    from bench.comparison import load_comparison
     from bench.results import ResultsStore
 
     store = ResultsStore(args.results, create=False)
-    comparison = aggregate.load_comparison(store, args.dataset, args.models, args.settings)
+    comparison = load_comparison(store, args.dataset, args.models, args.settings)
     out = ResultsStore(args.out or store.folder / "plots").folder
     paths = plots.draw_all(comparison, out, args.metric, args.phase, args.formats)
     _say_what_else(comparison.others, f"{comparison.describe()}: {len(paths)} files in {out}")

@@ -13,11 +13,10 @@ from tabulate import tabulate
 from bench.aggregate import (
     LOWER_BETTER,
     PHASE_NAMES,
-    Comparison,
-    load_comparison,
     ranking,
     summary,
 )
+from bench.comparison import Comparison, load_comparison
 from bench.progress import print_table
 from bench.results import ResultsStore, write_atomically
 

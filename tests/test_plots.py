@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from bench import aggregate, plots
+from bench.comparison import Comparison, load_comparison
 from bench.plots.bars import gpu_memory
 from bench.plots.base import Missing
 from bench.plots.curves import continuous_epochs
@@ -34,7 +35,7 @@ def assert_figures(paths, folder, formats=("png",)) -> None:
 
 
 def test_every_figure_in_png_and_pdf(tmp_path):
-    comparison = aggregate.load_comparison(write_fixture(tmp_path / "results"))
+    comparison = load_comparison(write_fixture(tmp_path / "results"))
     out = tmp_path / "plots"
     out.mkdir()
     paths = plots.draw_all(comparison, out, formats=("png", "pdf"))
@@ -46,7 +47,7 @@ def test_one_seed_with_gpu_memory_and_a_failed_model(tmp_path):
     for row in rows:
         if row["status"] == "ok":
             row["peak_gpu_mem_mb"] = 1000.0 + len(row["model"])
-    comparison = aggregate.load_comparison(write_fixture(tmp_path, rows))
+    comparison = load_comparison(write_fixture(tmp_path, rows))
     assert comparison.runs["seed"].nunique() == 1 and len(comparison.failed) == 1
     table = aggregate.ranking(comparison)
     figure = gpu_memory(comparison, table)  # drawn, not "Missing"
@@ -55,7 +56,7 @@ def test_one_seed_with_gpu_memory_and_a_failed_model(tmp_path):
 
 
 def test_without_gpu_the_memory_figure_says_why():
-    comparison = aggregate.Comparison(
+    comparison = Comparison(
         runs=pd.DataFrame(runs()),
         epochs=pd.DataFrame(),
         classes=pd.DataFrame(),
@@ -67,7 +68,7 @@ def test_without_gpu_the_memory_figure_says_why():
 
 def test_only_failed_runs_still_give_every_file(tmp_path):
     rows = [r for r in runs() if r["status"] == "failed"]
-    comparison = aggregate.load_comparison(write_fixture(tmp_path, rows))
+    comparison = load_comparison(write_fixture(tmp_path, rows))
     assert comparison.ok.empty
     assert_figures(plots.draw_all(comparison, tmp_path, formats=("png",)), tmp_path)
 
@@ -100,7 +101,7 @@ def test_point_labels_do_not_overlap(tmp_path):
         family = name.rstrip("0123456789V").lower()
         accuracy, params = 0.90 + 0.002 * i, 20e6 + 1e5 * i
         rows.append(run_row(name, "finetune", 0, accuracy, params_total=params, family=family))
-    comparison = aggregate.load_comparison(write_fixture(tmp_path, rows))
+    comparison = load_comparison(write_fixture(tmp_path, rows))
     figure = accuracy_vs(aggregate.ranking(comparison), "params_m", "parameters")
     figure.savefig(tmp_path / "crowded.png")
     renderer = figure.canvas.get_renderer()

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from bench import aggregate, report
+from bench.comparison import Comparison, load_comparison
 from bench.errors import BenchError
 from bench.results import ResultsStore
 from tests.conftest import run_cli
@@ -24,8 +25,8 @@ def store(tmp_path) -> ResultsStore:
 
 
 @pytest.fixture
-def comparison(store) -> aggregate.Comparison:
-    return aggregate.load_comparison(store)
+def comparison(store) -> Comparison:
+    return load_comparison(store)
 
 
 def by_model(table: pd.DataFrame) -> pd.DataFrame:
@@ -112,10 +113,10 @@ def test_summary_has_one_row_per_model_phase_and_settings(comparison):
 def test_the_latest_comparison_by_default_others_on_request(store, comparison):
     assert set(comparison.runs["settings_hash"]) == {"aaaa", "bbbb"}
     assert comparison.others == ["digits, 32 px, weights none, 1 seed, settings cccc"]
-    digits = aggregate.load_comparison(store, settings="cc")
+    digits = load_comparison(store, settings="cc")
     assert list(digits.ok["model"]) == ["simple_cnn"]
-    assert aggregate.load_comparison(store, dataset="digits").runs.equals(digits.runs)
-    some = aggregate.load_comparison(store, models=["family:resnet", "VGG16"])
+    assert load_comparison(store, dataset="digits").runs.equals(digits.runs)
+    some = load_comparison(store, models=["family:resnet", "VGG16"])
     assert set(some.runs["model"]) == {"ResNet50", "VGG16"}
 
 
@@ -129,7 +130,7 @@ def test_the_latest_comparison_by_default_others_on_request(store, comparison):
 )
 def test_a_selection_that_matches_nothing_says_what_exists(store, choice, message):
     with pytest.raises(BenchError, match=re.escape(message)):
-        aggregate.load_comparison(store, **choice)
+        load_comparison(store, **choice)
 
 
 def test_unknown_metric_or_phase_is_refused_with_a_suggestion(comparison):

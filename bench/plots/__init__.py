@@ -19,7 +19,8 @@ matplotlib.use("Agg")  # files only: no display needed, none assumed
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from bench.aggregate import Comparison, ranking  # noqa: E402
+from bench.aggregate import ranking  # noqa: E402
+from bench.comparison import Comparison  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
 from bench.plots.bars import gpu_memory, phases, throughput  # noqa: E402
 from bench.plots.base import Missing  # noqa: E402
