@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
+from bench.errors import BenchError
 from bench.progress import make_reporter
 from bench.settings import Settings, load_config, resolve
 
@@ -41,7 +44,11 @@ def write_report(settings: Settings, quiet: bool) -> None:
     """The suite's ranked table (bench report) in its results folder, and on the terminal."""
     from bench import report
 
-    made, _, paths = report.make(settings.out, settings=settings.protocol_hash())
+    try:
+        made, _, paths = report.make(settings.out, settings=settings.protocol_hash())
+    except BenchError as err:  # the runs are recorded; a report can be made later
+        logging.getLogger("bench").warning("no report written: %s", err)
+        return
     if not quiet:
         print()
         report.show(made)

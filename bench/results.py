@@ -116,9 +116,13 @@ class ResultsStore:
         if not path.exists():
             return pd.DataFrame(columns=FILES[table])
         try:
-            return pd.read_csv(path)
+            frame = pd.read_csv(path)
         except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
             raise BenchError(f"{path} is not a readable results file: {err}") from None
+        if "run_id" not in frame:
+            raise BenchError(f"{path} is not a bench results file (no run_id column)")
+        missing = [c for c in FILES[table] if c not in frame]
+        return frame.assign(**dict.fromkeys(missing)) if missing else frame  # older versions
 
     def completed(self) -> set[str]:
         """Run ids whose every phase row succeeded."""

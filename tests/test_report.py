@@ -269,3 +269,18 @@ def test_bench_report_bad_input_is_one_clear_line(store, args, message):
 def test_bench_report_on_a_folder_without_results(tmp_path):
     result = run_cli("report", "--results", str(tmp_path / "nothing"))
     assert result.returncode == 2 and "no runs in" in result.stderr
+
+
+def test_results_of_an_older_version_still_report(store):
+    """runs.csv without later columns (gmacs) and no confusion.csv: reported, nothing invented."""
+    runs = pd.read_csv(store.path("runs")).drop(columns=["gmacs"])
+    runs.to_csv(store.path("runs"), index=False)
+    store.path("confusion").unlink()
+    made = report.build(load_comparison(store))
+    assert "GMACs" not in made.header and "GMACs (not measured)" in " ".join(made.notes)
+
+
+def test_a_csv_that_is_not_a_results_file_is_refused(tmp_path):
+    (tmp_path / "runs.csv").write_text("a,b\n1,2\n")
+    result = run_cli("report", "--results", str(tmp_path))
+    assert result.returncode == 2 and "not a bench results file" in result.stderr
