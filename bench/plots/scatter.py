@@ -32,13 +32,27 @@ def accuracy_vs(table: pd.DataFrame, cost: str, label: str) -> plt.Figure:
     ax.errorbar(points["x"], points["y"], yerr=points["err"], fmt="none", ecolor="0.6", lw=0.8)
     sns.scatterplot(points, x="x", y="y", hue="family", style="family", s=60, ax=ax, zorder=3)
     front = pareto_front(points, "x", "y")
-    ax.step(front["x"], front["y"], where="post", color="0.2", lw=1, ls="--", label="Pareto front")
+    ax.step(
+        front["x"],
+        front["y"],
+        where="post",
+        color="0.2",
+        lw=1,
+        ls="--",
+        marker="o",
+        mfc="none",
+        ms=11,
+        label="Pareto front",
+    )
     ax.set_xscale("log")
     plain_log_axis(ax.xaxis)
     ax.set(xlabel=label, ylabel="test accuracy (%), mean ± std over seeds")
     texts = [ax.text(r.x, r.y, r.model, fontsize=7) for r in points.itertuples()]
     legend_outside(ax)
-    adjust_text(texts, ax=ax, arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.5})
+    arrows = {"arrowstyle": "-", "color": "0.5", "lw": 0.5}
+    adjust_text(
+        texts, x=list(points["x"]), y=list(points["y"]), ax=ax, expand=(1.3, 2.0), arrowprops=arrows
+    )
     missing = sorted(set(table["model"]) - set(points["model"]))
     if missing:
         ax.annotate(
