@@ -28,7 +28,8 @@ def accuracy_vs(table: pd.DataFrame, cost: str, label: str) -> plt.Figure:
     points = points[points["x"] > 0]
     if points.empty:
         raise Missing(f"no model has {label.split(' (')[0]} recorded")
-    figure, ax = plt.subplots(figsize=(7.5, 5))
+    crowd = len(points)  # more room for more labels
+    figure, ax = plt.subplots(figsize=(max(7.5, 3 + 0.25 * crowd), max(5.0, 3 + 0.12 * crowd)))
     ax.errorbar(points["x"], points["y"], yerr=points["err"], fmt="none", ecolor="0.6", lw=0.8)
     sns.scatterplot(points, x="x", y="y", hue="family", style="family", s=60, ax=ax, zorder=3)
     front = pareto_front(points, "x", "y")
