@@ -152,7 +152,8 @@ def markdown(report: Report) -> str:
     align = ["right", "left", "left"] + ["right"] * (len(report.header) - 3)
     text = tabulate(rows, report.header, "github", disable_numparse=True, colalign=align)
     parts = [f"**{report.title}**", "", text]
-    parts += ["", *report.notes]
+    for note in report.notes:  # one paragraph each
+        parts += ["", note]
     if report.failures:
         parts += ["", "Failed runs:", "", *(f"- {f}" for f in report.failures)]
     return "\n".join(parts) + "\n"
