@@ -18,12 +18,14 @@ def run(
     config: str | None = None,
     force: bool = False,
     quiet: bool = False,
+    isolate: bool = True,
     **settings,
 ) -> pd.DataFrame:
     """Run models under the protocol and return their rows of runs.csv.
 
     `models` and `suite` choose what runs; any other keyword is a setting (see
     `bench.settings.Settings`), e.g. `bench.run("simple_cnn", dataset="digits", epochs_scratch=5)`.
+    Each run has a process of its own; `isolate=False` runs them all in this one (debugging).
     """
     from bench.runner import run_suite
 
@@ -32,7 +34,7 @@ def run(
     resolved = resolve(load_config(config), suite, {"models": models, **settings})
     reporter = make_reporter(quiet)
     try:
-        frame = run_suite(resolved, reporter, force=force)
+        frame = run_suite(resolved, reporter, force=force, isolate=isolate)
     finally:
         reporter.close()
     if not frame.empty:

@@ -120,6 +120,12 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         "--force", action="store_true", help="rerun runs already recorded in the results folder"
     )
     out.add_argument("--quiet", action="store_true", help="no progress output")
+    out.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run every model in this process instead of one process per run (debugging only: "
+        "GPU memory then carries over from run to run)",
+    )
 
 
 SETTING_FLAGS = (
@@ -150,6 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite=args.suite,
         force=args.force,
         quiet=args.quiet,
+        isolate=not args.in_process,
         **{k: getattr(args, k) for k in SETTING_FLAGS},
     )
     failed = frame[frame["status"] != "ok"]
@@ -403,10 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            "bench: interrupted; runs already finished are kept in the results folder",
-            file=sys.stderr,
-        )
+        print("bench: interrupted; results already written are kept", file=sys.stderr)
         return 130
     except Exception as err:
         if args.debug:

@@ -7,6 +7,8 @@ own preprocess_input -> backbone(training=False) -> GlobalAveragePooling -> Drop
 from __future__ import annotations
 
 import re
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,17 +76,46 @@ def build_classifier(
     return Classifier(keras.Model(inputs, outputs, name=spec.name), backbone, size, transfer)
 
 
-def load_backbone(spec: ModelSpec, size: int, weights: str) -> keras.Model:
-    """The backbone without its ImageNet head, with the weights asked for."""
-    source = {"imagenet": "imagenet", "none": None}.get(weights, weights)
-    if source not in ("imagenet", None) and not Path(source).is_file():
-        raise BenchError(f"weights file not found: {source}")
+def check_weights_file(path: str) -> None:
+    """A weights file must exist and be a Keras weights file (HDF5, or a .keras zip archive)."""
+    import h5py
+
+    file = Path(path)
+    if not file.is_file():
+        raise BenchError(f"weights file not found: {path}")
     try:
-        return spec.build(include_top=False, weights=source, input_shape=(size, size, 3))
-    except BenchError:
-        raise
-    except Exception as err:  # Keras raises bare Exception/ValueError for these
-        raise BenchError(_weights_error(spec, source, size, err)) from err
+        readable = h5py.is_hdf5(file) or zipfile.is_zipfile(file)
+    except OSError as err:
+        raise BenchError(f"cannot read weights file {path}: {err.strerror}") from None
+    if not readable:
+        raise BenchError(f"{path} is not a Keras weights file (an HDF5 .h5 or a .keras archive)")
+
+
+# Keras's warning when a weights file lacks part of the model: those layers keep random weights.
+PARTIAL_LOAD = ("freshly-initialized", "Skipping nested container", "Skipping variable loading")
+
+
+def load_backbone(spec: ModelSpec, size: int, weights: str) -> keras.Model:
+    """The backbone without its ImageNet head, with the weights asked for, all of them: a file
+    that fits only part of the backbone is an error, not a warning."""
+    source = {"imagenet": "imagenet", "none": None}.get(weights, weights)
+    if source not in ("imagenet", None):
+        check_weights_file(source)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            backbone = spec.build(include_top=False, weights=source, input_shape=(size, size, 3))
+        except BenchError:
+            raise
+        except Exception as err:  # Keras raises bare Exception/ValueError for these
+            raise BenchError(_weights_error(spec, source, size, err)) from err
+    partial = [w for w in caught if any(p in str(w.message) for p in PARTIAL_LOAD)]
+    if partial:
+        text = " ".join(str(partial[0].message).split())
+        raise BenchError(f"weights {source} fit only part of {spec.name}: {text}")
+    for w in caught:  # the others (e.g. which weights size Keras chose) still reach the user
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return backbone
 
 
 def _weights_error(spec: ModelSpec, source: str | None, size: int, err: Exception) -> str:

@@ -6,10 +6,12 @@ suite started again skips what is already recorded and a rerun replaces rather t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import signal
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -18,13 +20,13 @@ import pandas as pd
 from bench import cost, environment, registry
 from bench.data import Dataset, load_dataset
 from bench.data.splits import make_splits
-from bench.errors import BenchError
 from bench.metrics import efficiency
-from bench.model import build_classifier, input_size
+from bench.model import build_classifier, check_weights_file, input_size
 from bench.protocol import PhaseResult, phases_for, run_phase
 from bench.registry import ModelSpec
 from bench.results import ResultsStore
 from bench.settings import Settings, stable_hash
+from bench.worker import Outcome, SharedDataset, run_in_process
 
 log = logging.getLogger("bench")
 
@@ -45,8 +47,8 @@ def plan(settings: Settings) -> list[Run]:
     specs = registry.select(settings.models)
     for spec in specs:
         input_size(spec, settings.image_size)
-    if settings.weights not in ("imagenet", "none") and not Path(settings.weights).is_file():
-        raise BenchError(f"weights file not found: {settings.weights}")
+    if settings.weights not in ("imagenet", "none"):
+        check_weights_file(settings.weights)
     backend = keras.backend.backend()
     return [
         Run(
@@ -66,8 +68,11 @@ def plan(settings: Settings) -> list[Run]:
     ]
 
 
-def run_suite(settings: Settings, reporter, force: bool = False) -> pd.DataFrame:
-    """Run every planned run not yet recorded; return the suite's rows of runs.csv."""
+def run_suite(
+    settings: Settings, reporter, force: bool = False, isolate: bool = True
+) -> pd.DataFrame:
+    """Run every planned run not yet recorded, each in its own process unless `isolate` is
+    False; return the suite's rows of runs.csv."""
     runs = plan(settings)
     store = ResultsStore(settings.out)
     dataset = load_dataset(
@@ -80,20 +85,67 @@ def run_suite(settings: Settings, reporter, force: bool = False) -> pd.DataFrame
     store.write_environment(environment.collect(), settings)
     done = set() if force else store.completed()
     reporter.start_suite(len(runs))
-    for index, run in enumerate(runs, 1):
-        reporter.start_run(index, len(runs), run.label)
-        if run.run_id in done:
-            reporter.end_run("already recorded: skipped (--force reruns it)")
-            continue
-        tables = execute(run, dataset, settings, reporter)
-        store.write_run(run.run_id, tables)
-        reporter.end_run(summarize(tables["runs"]))
+    with SharedDataset(dataset) as shared:
+        for index, run in enumerate(runs, 1):
+            reporter.start_run(index, len(runs), run.label)
+            if run.run_id in done:
+                reporter.end_run("already recorded: skipped (--force reruns it)")
+                continue
+            try:
+                tables = attempt(run, shared, settings, reporter, isolate)
+            except KeyboardInterrupt:
+                kept = len(set(store.read("runs")["run_id"]) & {r.run_id for r in runs})
+                reporter.say(
+                    f"interrupted: {run.label} was not recorded; {kept} of this suite's "
+                    f"{len(runs)} runs are kept in {store.folder}; the same command resumes"
+                )
+                raise
+            store.write_run(run.run_id, tables)
+            reporter.end_run(summarize(tables["runs"]))
     rows = store.read("runs")
     return rows[rows["run_id"].isin({r.run_id for r in runs})].reset_index(drop=True)
 
 
-def execute(run: Run, dataset: Dataset, settings: Settings, reporter) -> dict[str, list[dict]]:
-    """One run, seeded end to end. A failure becomes a `failed` row; the suite goes on."""
+def attempt(run: Run, shared: SharedDataset, settings: Settings, reporter, isolate: bool):
+    """The run's rows; out of memory, it is tried again at half the batch size, down to
+    settings.min_batch_size, and the rows record the batch size that was used."""
+    batch = settings.batch_size
+    while True:
+        if isolate:
+            outcome = run_in_process(run, shared, settings, batch, reporter)
+        else:
+            outcome = execute(run, shared.dataset, settings, reporter, batch)
+        if not outcome.out_of_memory or batch // 2 < settings.min_batch_size:
+            return outcome.tables
+        reporter.say(f"  out of memory at batch size {batch}: trying again at {batch // 2}")
+        batch //= 2
+
+
+def base_row(run: Run, dataset: Dataset, settings: Settings, batch_size: int) -> dict:
+    """The fields every row of a run shares."""
+    return {
+        "run_id": run.run_id,
+        "suite": settings.suite or "adhoc",
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": run.spec.name,
+        "family": run.spec.family,
+        "dataset": dataset.name,
+        "num_classes": dataset.num_classes,
+        "weights": settings.weights if run.spec.pretrained else "none",
+        "seed": run.seed,
+        "image_size": input_size(run.spec, settings.image_size),
+        "batch_size": batch_size,
+        "augment": settings.augment,
+        "settings_hash": settings.protocol_hash(),
+    }
+
+
+def execute(
+    run: Run, dataset: Dataset, settings: Settings, reporter, batch_size: int | None = None
+) -> Outcome:
+    """One run, seeded end to end, at `batch_size` (default: the settings'). A failure becomes
+    a `failed` row; the suite goes on."""
+    batch_size = batch_size or settings.batch_size
     keras.backend.clear_session()
     keras.utils.set_random_seed(run.seed)
     splits = make_splits(
@@ -104,26 +156,13 @@ def execute(run: Run, dataset: Dataset, settings: Settings, reporter) -> dict[st
         settings.test_limit,
         settings.split_seed,
     )
-    base = {
-        "run_id": run.run_id,
-        "suite": settings.suite or "adhoc",
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": run.spec.name,
-        "family": run.spec.family,
-        "dataset": dataset.name,
-        "num_classes": dataset.num_classes,
-        **splits.sizes,
-        "weights": settings.weights if run.spec.pretrained else "none",
-        "seed": run.seed,
-        "image_size": input_size(run.spec, settings.image_size),
-        "batch_size": settings.batch_size,
-        "augment": settings.augment,
-        "settings_hash": settings.protocol_hash(),
-        **environment.describe(),
-    }
+    base = {**base_row(run, dataset, settings, batch_size), **splits.sizes}
+    base.update(environment.describe())
+    used = dataclasses.replace(settings, batch_size=batch_size)  # the protocol hash stays
     tables: dict[str, list[dict]] = {"runs": [], "epochs": [], "classes": [], "confusion": []}
     phase = "setup"
     try:
+        simulate_out_of_memory(batch_size)
         classifier = build_classifier(
             run.spec,
             dataset.x_train.shape[1:],
@@ -136,20 +175,53 @@ def execute(run: Run, dataset: Dataset, settings: Settings, reporter) -> dict[st
         )
         base["gmacs"] = cost.gmacs(classifier.model)
         for phase in phases_for(classifier, settings):
-            result = run_phase(classifier, phase, splits, settings, reporter)
+            result = run_phase(classifier, phase, splits, used, reporter)
             record_phase(tables, base, result, settings, dataset.class_names)
     except Exception as err:  # noqa: BLE001 - any failure of one run is recorded, not fatal
         log.debug("run %s failed", run.label, exc_info=True)
-        message = " ".join(str(err).split())[:500]
-        tables["runs"].append(
-            {
-                **base,
-                "phase": phase,
-                "status": "failed",
-                "error": f"{type(err).__name__}: {message}",
-            }
-        )
-    return tables
+        tables["runs"].append(failed_row(base, phase, err))
+        return Outcome(tables, out_of_memory=is_out_of_memory(err))
+    return Outcome(tables)
+
+
+def failed_row(base: dict, phase: str, err: Exception | str) -> dict:
+    if isinstance(err, Exception):
+        err = f"{type(err).__name__}: {' '.join(str(err).split())[:500]}"
+    return {**base, "phase": phase, "status": "failed", "error": err}
+
+
+def is_out_of_memory(err: Exception) -> bool:
+    """Out of GPU or host memory, as each backend says it."""
+    if isinstance(err, MemoryError):
+        return True
+    text = str(err)
+    return (
+        type(err).__name__ in ("ResourceExhaustedError", "OutOfMemoryError")  # TF, torch
+        or "RESOURCE_EXHAUSTED" in text  # JAX / XLA
+        or "out of memory" in text.lower()
+    )
+
+
+def simulate_out_of_memory(batch_size: int) -> None:
+    """A test aid: BENCH_SIMULATE_OOM_ABOVE=N makes runs at a batch size above N run out of
+    memory, so the retry path can be tested on a machine with plenty of it."""
+    limit = os.environ.get("BENCH_SIMULATE_OOM_ABOVE")
+    if limit and batch_size > int(limit):
+        raise MemoryError(f"simulated: batch size {batch_size} > BENCH_SIMULATE_OOM_ABOVE={limit}")
+
+
+def crashed(run: Run, dataset: Dataset, settings: Settings, batch_size: int, phase, exitcode):
+    """The outcome of a run whose process died without sending its rows. SIGKILL is what the
+    system's out-of-memory killer sends, so it counts as out of memory (host)."""
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        why = f"WorkerKilled: the run's process was killed by {name}"
+        if -exitcode == signal.SIGKILL:
+            why += " (most likely by the system's out-of-memory killer)"
+    else:
+        why = f"WorkerCrashed: the run's process exited with code {exitcode} and no result"
+    row = failed_row(base_row(run, dataset, settings, batch_size), phase, why)
+    return Outcome({"runs": [row]}, out_of_memory=exitcode == -signal.SIGKILL)
 
 
 def record_phase(

@@ -50,6 +50,7 @@ class Settings:
     augment: bool = True  # horizontal flip and small translation, training only
     # Training protocol.
     batch_size: int = 64
+    min_batch_size: int = 8  # out of memory: retry at half the batch size, down to this
     epochs_frozen: int = 10
     epochs_finetune: int = 10
     epochs_scratch: int = 30
@@ -68,6 +69,7 @@ class Settings:
             ("image_size", self.image_size >= 32, "must be at least 32 (the backbones' minimum)"),
             ("storage_size", self.storage_size >= 0, "must be 0 (native) or a positive size"),
             ("batch_size", self.batch_size >= 1, "must be at least 1"),
+            ("min_batch_size", self.min_batch_size >= 1, "must be at least 1"),
             ("patience", self.patience >= 0, "must not be negative"),
             ("dropout", 0 <= self.dropout < 1, "must be in [0, 1)"),
             ("val_fraction", 0 < self.val_fraction < 1, "must be between 0 and 1"),
@@ -96,7 +98,8 @@ class Settings:
 
     def protocol(self) -> dict[str, Any]:
         """The settings that make two results comparable (not what is run, nor where to)."""
-        skip = {"models", "seeds", "suite", "out", "data_dir"}
+        # min_batch_size only bounds out-of-memory retries; the batch size used is in each row.
+        skip = {"models", "seeds", "suite", "out", "data_dir", "min_batch_size"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
     def protocol_hash(self) -> str:

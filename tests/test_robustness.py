@@ -1,0 +1,310 @@
+"""Suites that survive: SIGKILL then resume gives every run exactly once; a failing run and a run
+out of memory cost that run only; every bad input is one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import keras
+import pandas as pd
+import pytest
+
+from bench import cli, registry
+from bench.errors import BenchError
+from bench.model import load_backbone
+from bench.runner import Run, crashed, is_out_of_memory
+from tests.conftest import ROOT, run_cli
+from tests.test_data import write_images
+
+TINY = ["--dataset", "digits", "--weights", "none", "--limit", "200", "--test-limit", "100"]
+TINY += ["--epochs-scratch", "2", "--batch-size", "32"]
+
+
+def suite_args(out: Path, seeds: str = "0,1,2,3") -> list[str]:
+    return ["run", "--models", "simple_cnn", "--seeds", seeds, "--out", str(out), *TINY]
+
+
+def assert_each_run_once_and_complete(out: Path, runs_expected: int) -> None:
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == runs_expected and runs["run_id"].is_unique
+    assert (runs["status"] == "ok").all() and runs["test_accuracy"].notna().all()
+    epochs = pd.read_csv(out / "epochs.csv")
+    assert epochs.groupby("run_id").size().to_dict() == dict(
+        zip(runs["run_id"], runs["epochs_run"], strict=True)
+    )
+    assert not epochs.duplicated(["run_id", "phase", "epoch"]).any()
+    classes = pd.read_csv(out / "classes.csv")
+    assert (classes.groupby("run_id").size() == 10).all() and len(classes) == 10 * runs_expected
+    confusion = pd.read_csv(out / "confusion.csv")
+    counted = confusion.groupby("run_id")["count"].sum().to_dict()
+    assert counted == runs.set_index("run_id")["test_size"].to_dict()  # every test image once
+
+
+def start_suite(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: the test kills parent and children
+    )
+
+
+def wait_for_rows(path: Path, rows: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and len(pd.read_csv(path)) >= rows:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{path} never reached {rows} rows")
+
+
+def test_sigkill_then_resume_records_every_run_exactly_once(tmp_path):
+    out = tmp_path / "results"
+    suite = start_suite(suite_args(out))
+    wait_for_rows(out / "runs.csv", 1)
+    time.sleep(2.5)  # into the next run: its process is training when the kill comes
+    os.killpg(suite.pid, signal.SIGKILL)
+    suite.wait(timeout=60)
+    kept = pd.read_csv(out / "runs.csv")
+    assert 1 <= len(kept) < 4 and kept["run_id"].is_unique
+    resumed = run_cli(*suite_args(out))
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert resumed.stdout.count("already recorded: skipped") == len(kept)
+    assert_each_run_once_and_complete(out, 4)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "runs.csv").iloc[: len(kept)], kept, check_dtype=False
+    )
+
+
+def test_ctrl_c_stops_cleanly_and_says_what_was_kept(tmp_path):
+    out = tmp_path / "results"
+    suite = start_suite(suite_args(out))
+    wait_for_rows(out / "runs.csv", 1)
+    os.killpg(suite.pid, signal.SIGINT)
+    output, _ = suite.communicate(timeout=120)
+    assert suite.returncode == 130, output[-2000:]
+    assert "interrupted:" in output and "the same command resumes" in output
+    assert "Traceback" not in output
+    assert_each_run_once_and_complete(out, len(pd.read_csv(out / "runs.csv")))
+
+
+def test_a_failing_run_is_a_failed_row_and_the_others_complete(tmp_path):
+    """MobileNetV2 given weights saved from another architecture fails; simple_cnn runs."""
+    weights = tmp_path / "mnv3small.weights.h5"
+    keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    ).save_weights(weights)
+    out = tmp_path / "results"
+    args = ["run", "--models", "MobileNetV2,simple_cnn", "--out", str(out), *TINY]
+    args += ["--weights", str(weights), "--image-size", "32", "--epochs-frozen", "1"]
+    result = run_cli(*args)
+    assert result.returncode == 1
+    runs = pd.read_csv(out / "runs.csv").set_index("model")
+    assert runs.loc["simple_cnn", "status"] == "ok"
+    assert runs.loc["MobileNetV2", "status"] == "failed"
+    assert "cannot load weights" in runs.loc["MobileNetV2", "error"]
+    assert "run failed: MobileNetV2" in result.stderr and "Traceback" not in result.stderr
+    assert "EfficientNet" not in (out / "ranking.md").read_text()
+    assert "MobileNetV2 seed=0 setup: BenchError: cannot load weights" in (
+        (out / "ranking.md").read_text()
+    )
+
+
+def test_out_of_memory_is_retried_at_half_the_batch_size(tmp_path):
+    out = tmp_path / "results"
+    args = ["run", "--models", "simple_cnn", "--out", str(out), *TINY, "--batch-size", "64"]
+    result = run_cli(*args, env={"BENCH_SIMULATE_OOM_ABOVE": "16"})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "out of memory at batch size 64: trying again at 32" in result.stdout
+    assert "out of memory at batch size 32: trying again at 16" in result.stdout
+    runs = pd.read_csv(out / "runs.csv")
+    assert list(runs["batch_size"]) == [16] and list(runs["status"]) == ["ok"]
+    assert (pd.read_csv(out / "runs.csv")["infer_batch_size"] == 16).all()
+
+
+def test_out_of_memory_below_the_floor_is_a_failed_row(tmp_path):
+    config = tmp_path / "floor.toml"
+    config.write_text("[defaults]\nmin_batch_size = 32\n")
+    out = tmp_path / "results"
+    args = ["run", "--config", str(config), "--models", "simple_cnn", "--out", str(out), *TINY]
+    result = run_cli(*args, env={"BENCH_SIMULATE_OOM_ABOVE": "16"})
+    assert result.returncode == 1
+    row = pd.read_csv(out / "runs.csv").iloc[0]
+    assert row["status"] == "failed" and row["batch_size"] == 32
+    assert row["error"].startswith("MemoryError: simulated")
+
+
+def test_a_killed_run_process_counts_as_out_of_memory():
+    spec = registry.get("simple_cnn")
+    dataset = type("D", (), {"name": "digits", "num_classes": 10})()
+    from bench.settings import Settings
+
+    outcome = crashed(Run(spec, 0, "abc"), dataset, Settings(), 32, "scratch", -9)
+    row = outcome.tables["runs"][0]
+    assert outcome.out_of_memory and row["status"] == "failed" and row["phase"] == "scratch"
+    assert "SIGKILL" in row["error"] and "out-of-memory killer" in row["error"]
+    segfault = crashed(Run(spec, 0, "abc"), dataset, Settings(), 32, "setup", -11)
+    assert not segfault.out_of_memory and "SIGSEGV" in segfault.tables["runs"][0]["error"]
+
+
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (MemoryError(), True),
+        (type("ResourceExhaustedError", (Exception,), {})("OOM when allocating"), True),
+        (RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), True),
+        (RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate"), True),
+        (ValueError("shapes do not match"), False),
+    ],
+)
+def test_out_of_memory_as_each_backend_says_it(error, expected):
+    assert is_out_of_memory(error) is expected
+
+
+def test_weights_that_fit_only_part_of_the_backbone_are_an_error(monkeypatch):
+    """Keras warns and keeps random weights for what a file lacks; bench refuses instead."""
+    spec = registry.get("MobileNetV3Small")
+    build = spec.build
+
+    def partly_loading(**kwargs):
+        warnings.warn(
+            "Skipping nested container at '_operations_by_depth/container_7': no matching group"
+            " found in the saved file. Affected layers will retain their freshly-initialized"
+            " weights.",
+            stacklevel=1,
+        )
+        return build(**{**kwargs, "weights": None})
+
+    monkeypatch.setattr("bench.model.check_weights_file", lambda path: None)
+    with pytest.raises(BenchError, match="fit only part of MobileNetV3Small"):
+        load_backbone(dataclasses.replace(spec, build=partly_loading), 32, "some.weights.h5")
+
+
+def cli_error(capsys, *argv: str) -> str:
+    """Run the command line in this process; return its one error line (exit must be 2)."""
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    assert code == 2, captured.out[-2000:] + captured.err[-2000:]
+    assert "Traceback" not in captured.err + captured.out
+    lines = [x for x in captured.err.splitlines() if x.startswith("bench: error:")]
+    assert len(lines) == 1, captured.err
+    return lines[0]
+
+
+def class_folders(root: Path, counts: dict[str, int]) -> Path:
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        write_images(root / name, count, 8)
+    return root
+
+
+@pytest.fixture
+def run_args(tmp_path):
+    def make(*extra: str) -> list[str]:
+        return ["run", "--models", "simple_cnn", "--out", str(tmp_path / "out"), *TINY, *extra]
+
+    return make
+
+
+def test_bad_data_is_one_clear_line(tmp_path, capsys, run_args):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases = {
+        "unknown data set 'imagenet'": ["--dataset", "imagenet"],
+        "needs at least two class folders, found 0": ["--dataset", f"folder:{empty}"],
+        "holds no images": [
+            "--dataset",
+            f"folder:{class_folders(tmp_path / 'one_empty', {'a': 3, 'b': 0})}",
+        ],
+        "needs at least two class folders, found 1": [
+            "--dataset",
+            f"folder:{class_folders(tmp_path / 'single', {'a': 3})}",
+        ],
+        "data folder not found": ["--dataset", f"folder:{tmp_path / 'nowhere'}"],
+    }
+    different = tmp_path / "differ"
+    class_folders(different / "train", {"cat": 3, "dog": 3})
+    class_folders(different / "test", {"cat": 3, "cow": 3})
+    cases["train and test class folders differ"] = ["--dataset", f"folder:{different}"]
+    for message, extra in cases.items():
+        assert message in cli_error(capsys, *run_args(*extra)), message
+    assert not (tmp_path / "out" / "runs.csv").exists()
+
+
+def test_unreadable_hidden_and_non_image_files_are_skipped_and_counted(tmp_path, caplog):
+    from bench.data.folder import load
+
+    root = class_folders(tmp_path / "data", {"a": 4, "b": 4})
+    (root / "a" / "truncated.png").write_bytes((root / "a" / "0.png").read_bytes()[:40])
+    (root / "a" / "notes.txt").write_text("not an image")
+    (root / "b" / ".hidden.png").write_bytes((root / "b" / "0.png").read_bytes())
+    (root / ".cache").mkdir()
+    with caplog.at_level(logging.WARNING, logger="bench"):
+        data = load(str(root), 0, 0.25, 0)
+    assert len(data.y_train) + len(data.y_test) == 8  # the eight real images only
+    assert data.class_names == ["a", "b"]
+    assert "skipped 1 non-image files" in caplog.text
+    assert "skipped 1 unreadable image files" in caplog.text
+
+
+def test_bad_models_sizes_and_weights_are_one_clear_line(tmp_path, capsys, run_args):
+    garbage = tmp_path / "garbage.weights.h5"
+    garbage.write_bytes(os.urandom(2048))
+    base = ["run", "--dataset", "digits", "--out", str(tmp_path / "out")]
+    cases = {
+        "unknown model 'resnet05'": ["--models", "resnet05"],
+        "unknown family": ["--models", "family:resnt"],
+        "InceptionV3 needs images of at least 75x75": [
+            "--models",
+            "InceptionV3",
+            "--image-size",
+            "64",
+        ],
+        "invalid setting image_size=16": ["--models", "simple_cnn", "--image-size", "16"],
+        "weights file not found": ["--models", "MobileNetV2", "--weights", "/nowhere.h5"],
+        "is not a Keras weights file": ["--models", "MobileNetV2", "--weights", str(garbage)],
+    }
+    for message, extra in cases.items():
+        assert message in cli_error(capsys, *base, *extra), message
+
+
+def test_bad_settings_are_one_clear_line(tmp_path, capsys, run_args):
+    files = {
+        "not valid TOML": "[defaults\n",
+        "unknown setting 'epoch_frozen' (did you mean 'epochs_frozen'?)": "[defaults]\n"
+        "epoch_frozen = 3\n",
+        "setting 'batch_size' must be of type int": "[defaults]\nbatch_size = 'big'\n",
+        "invalid setting epochs_scratch=-1": "[defaults]\nepochs_scratch = -1\n",
+        "invalid setting val_fraction=1.5": "[defaults]\nval_fraction = 1.5\n",
+    }
+    for message, text in files.items():
+        config = tmp_path / "bad.toml"
+        config.write_text(text)
+        run = ["run", "--config", str(config), "--models", "simple_cnn"]
+        assert message in cli_error(capsys, *run, "--out", str(tmp_path / "o")), message
+    assert "settings file not found" in cli_error(
+        capsys, "run", "--config", str(tmp_path / "none.toml"), "--models", "simple_cnn"
+    )
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_first(tmp_path, capsys, run_args):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the folder should be")
+    message = cli_error(capsys, *run_args("--out", str(blocked / "results")))
+    assert "cannot write results to" in message
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run_cli("--debug", "run", "--models", "resnet05", "--dataset", "digits")
+    assert result.returncode != 0 and "Traceback" in result.stderr
+    assert "unknown model 'resnet05'" in result.stderr
