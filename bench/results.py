@@ -9,7 +9,9 @@ of a run id are replaced, not duplicated, when the run is written again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import tempfile
@@ -21,6 +23,7 @@ from bench.errors import BenchError
 from bench.settings import Settings
 
 ENV_FILE = "env.json"
+LOCK_FILE = ".bench.lock"
 
 RUN_COLUMNS = [
     "run_id",
@@ -135,13 +138,25 @@ class ResultsStore:
     def write_run(self, run_id: str, tables: dict[str, list[dict]]) -> None:
         """Replace everything recorded for run_id with these rows. runs.csv goes last: a run
         counts as recorded only once its rows there are complete."""
-        for table in ("epochs", "classes", "confusion", "runs"):
-            old = self.read(table)
-            old = old[old["run_id"] != run_id]
-            new = pd.DataFrame(tables.get(table, []), columns=FILES[table])
-            frames = [f for f in (old, new) if not f.empty]
-            merged = pd.concat(frames, ignore_index=True) if frames else new
-            write_atomically(self.path(table), merged[FILES[table]])
+        with self.locked():
+            for table in ("epochs", "classes", "confusion", "runs"):
+                old = self.read(table)
+                old = old[old["run_id"] != run_id]
+                new = pd.DataFrame(tables.get(table, []), columns=FILES[table])
+                frames = [f for f in (old, new) if not f.empty]
+                merged = pd.concat(frames, ignore_index=True) if frames else new
+                write_atomically(self.path(table), merged[FILES[table]])
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Exclusive use of the folder's files: two suites writing to one folder (two GPUs,
+        two jobs) take turns at read-modify-write instead of losing each other's rows."""
+        with open(self.folder / LOCK_FILE, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def read_environment(self) -> dict:
         path = self.folder / ENV_FILE
@@ -155,15 +170,16 @@ class ResultsStore:
     def write_environment(self, environment: dict, settings: Settings) -> None:
         """env.json: the environment and full settings of the latest suite, and the protocol
         of every settings hash written here, so each row's `settings_hash` can be looked up."""
-        protocols = self.read_environment().get("protocols", {})
-        protocols[settings.protocol_hash()] = settings.protocol()
-        record = {
-            "environment": environment,
-            "settings": dataclasses.asdict(settings),
-            "protocols": protocols,
-        }
-        text = json.dumps(record, indent=2, default=str)
-        write_atomically(self.folder / ENV_FILE, text + "\n")
+        with self.locked():
+            protocols = self.read_environment().get("protocols", {})
+            protocols[settings.protocol_hash()] = settings.protocol()
+            record = {
+                "environment": environment,
+                "settings": dataclasses.asdict(settings),
+                "protocols": protocols,
+            }
+            text = json.dumps(record, indent=2, default=str)
+            write_atomically(self.folder / ENV_FILE, text + "\n")
 
 
 def write_atomically(path: Path, content: pd.DataFrame | str) -> None:
@@ -183,3 +199,8 @@ def write_atomically(path: Path, content: pd.DataFrame | str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    folder = os.open(path.parent, os.O_RDONLY)  # the rename itself survives a power loss
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

@@ -308,3 +308,36 @@ def test_debug_shows_the_traceback(tmp_path):
     result = run_cli("--debug", "run", "--models", "resnet05", "--dataset", "digits")
     assert result.returncode != 0 and "Traceback" in result.stderr
     assert "unknown model 'resnet05'" in result.stderr
+
+
+def _write_runs(folder: str, prefix: str, count: int, barrier) -> None:
+    from bench.results import ResultsStore
+    from tests.results_fixture import run_row
+
+    store = ResultsStore(folder)
+    rows = {
+        f"{prefix}{i}": [run_row("VGG16", "frozen", i, 0.5, run_id=f"{prefix}{i}")]
+        for i in range(count)
+    }
+    barrier.wait()  # both writers start together, so their writes interleave
+    for run_id, row in rows.items():
+        store.write_run(run_id, {"runs": row})
+
+
+def test_two_suites_writing_one_folder_lose_no_rows(tmp_path):
+    """Read-modify-write of the CSV files is serialised by a file lock across processes."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    writers = [
+        context.Process(target=_write_runs, args=(str(tmp_path), prefix, 40, barrier))
+        for prefix in "ab"
+    ]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=300)
+        assert writer.exitcode == 0
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert sorted(runs["run_id"]) == sorted(f"{p}{i}" for p in "ab" for i in range(40))
