@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 import pandas as pd
 
@@ -27,11 +29,13 @@ def run(
     `bench.settings.Settings`), e.g. `bench.run("simple_cnn", dataset="digits", epochs_scratch=5)`.
     Each run has a process of its own; `isolate=False` runs them all in this one (debugging).
     """
-    from bench.runner import run_suite
-
     if isinstance(models, str):
         models = [m.strip() for m in models.split(",")]
     resolved = resolve(load_config(config), suite, {"models": models, **settings})
+    if resolved.backend and "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = resolved.backend  # this process too: TF may be absent
+    from bench.runner import run_suite
+
     reporter = make_reporter(quiet)
     try:
         frame = run_suite(resolved, reporter, force=force, isolate=isolate)

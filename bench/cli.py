@@ -65,6 +65,22 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         metavar="W",
         help="imagenet (default), none (train from scratch), or a weights file",
     )
+    how = p.add_argument_group("how it runs")
+    how.add_argument(
+        "--backend",
+        choices=["tensorflow", "jax", "torch"],
+        help="Keras backend of each run's process (default: KERAS_BACKEND or keras.json)",
+    )
+    how.add_argument(
+        "--precision",
+        choices=["float32", "mixed"],
+        help="mixed: float16 (GPU) or bfloat16 compute, float32 variables, logits and loss",
+    )
+    how.add_argument(
+        "--jit",
+        action=argparse.BooleanOptionalAction,
+        help="compile the training step with XLA (default: Keras's own choice)",
+    )
     proto = p.add_argument_group("protocol (defaults from the settings file)")
     proto.add_argument(
         "--image-size",
@@ -130,6 +146,9 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 SETTING_FLAGS = (
     "models",
+    "backend",
+    "precision",
+    "jit",
     "dataset",
     "data_dir",
     "seeds",

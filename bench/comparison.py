@@ -39,14 +39,15 @@ class Comparison:
 
 
 def describe_runs(runs: pd.DataFrame) -> str:
-    """'digits, 32 px, weights none, 3 seeds, settings 1a2b3c4d5e6f'"""
+    """'digits, 32 px, weights none, jax, 3 seeds, settings 1a2b3c4d5e6f'"""
     weights = sorted(set(runs["weights"]) - {"none"}) or ["none"]
     hashes = sorted(set(runs["settings_hash"]))
     sizes = sorted({int(s) for s in runs["image_size"].dropna()})
     size = f"{sizes[0]} px" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]} px"
     seeds = runs["seed"].nunique()
+    backend = ", ".join(sorted(set(runs["backend"].dropna().astype(str)))) or "?"
     return (
-        f"{runs['dataset'].iloc[0]}, {size}, weights {', '.join(weights)}, "
+        f"{runs['dataset'].iloc[0]}, {size}, weights {', '.join(weights)}, {backend}, "
         f"{seeds} seed{'s' * (seeds != 1)}, settings {' + '.join(hashes)}"
     )
 
@@ -104,9 +105,11 @@ def _filter(runs: pd.DataFrame, dataset: str | None, models: list[str] | None) -
 
 
 def _comparisons(runs: pd.DataFrame, protocols: dict) -> list[pd.DataFrame]:
-    """Split runs into comparable groups: equal protocol but for the weights; one group per
-    pretrained weights (imagenet, or a file), each with the from-scratch runs beside it."""
+    """Split runs into comparable groups: equal protocol but for the weights, and one backend;
+    one group per pretrained weights (imagenet, or a file), each with the from-scratch runs
+    beside it."""
     key = runs["settings_hash"].map(lambda h: _without_weights(h, protocols))
+    key += "/" + runs["backend"].fillna("").astype(str)  # backends are compared, not pooled
     groups = []
     for _, rows in runs.groupby(key, sort=False):
         pretrained = sorted(set(rows["weights"]) - {"none"})

@@ -111,6 +111,7 @@ def _train_and_test(classifier, phase, splits, settings, reporter, callbacks) ->
         optimizer=keras.optimizers.Adam(rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
+        jit_compile="auto" if settings.jit is None else settings.jit,
     )
     result = PhaseResult(phase, rate, model.count_params(), count_params(model.trainable_weights))
     recorder = EpochRecorder()

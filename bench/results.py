@@ -49,6 +49,8 @@ RUN_COLUMNS = [
     "unfreeze",
     "bn_mode",
     "augment",
+    "precision",
+    "jit",
     "params_total",
     "params_trainable",
     "gmacs",

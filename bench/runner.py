@@ -20,6 +20,7 @@ import pandas as pd
 from bench import cost, environment, registry
 from bench.data import Dataset, load_dataset
 from bench.data.splits import make_splits
+from bench.errors import BenchError
 from bench.metrics import efficiency
 from bench.model import build_classifier, check_weights_file, input_size
 from bench.protocol import PhaseResult, phases_for, run_phase
@@ -49,7 +50,7 @@ def plan(settings: Settings) -> list[Run]:
         input_size(spec, settings.image_size)
     if settings.weights not in ("imagenet", "none"):
         check_weights_file(settings.weights)
-    backend = keras.backend.backend()
+    backend = settings.backend or keras.backend.backend()
     return [
         Run(
             spec,
@@ -74,6 +75,12 @@ def run_suite(
     """Run every planned run not yet recorded, each in its own process unless `isolate` is
     False; return the suite's rows of runs.csv."""
     runs = plan(settings)
+    loaded = keras.backend.backend()
+    if not isolate and settings.backend and settings.backend != loaded:
+        raise BenchError(
+            f"in one process the backend is the one Keras has loaded ({loaded}): drop "
+            f"--in-process to run on {settings.backend}"
+        )
     store = ResultsStore(settings.out)
     dataset = load_dataset(
         settings.dataset,
@@ -136,6 +143,7 @@ def base_row(run: Run, dataset: Dataset, settings: Settings, batch_size: int) ->
         "image_size": input_size(run.spec, settings.image_size),
         "batch_size": batch_size,
         "augment": settings.augment,
+        "jit": {None: "auto", True: "on", False: "off"}[settings.jit],
         "settings_hash": settings.protocol_hash(),
     }
 
@@ -147,6 +155,7 @@ def execute(
     a `failed` row; the suite goes on."""
     batch_size = batch_size or settings.batch_size
     keras.backend.clear_session()
+    keras.config.set_dtype_policy(precision_policy(settings.precision))
     keras.utils.set_random_seed(run.seed)
     splits = make_splits(
         dataset,
@@ -157,7 +166,7 @@ def execute(
         settings.split_seed,
     )
     base = {**base_row(run, dataset, settings, batch_size), **splits.sizes}
-    base.update(environment.describe())
+    base.update(environment.describe(), precision=keras.config.dtype_policy().name)
     used = dataclasses.replace(settings, batch_size=batch_size)  # the protocol hash stays
     tables: dict[str, list[dict]] = {"runs": [], "epochs": [], "classes": [], "confusion": []}
     phase = "setup"
@@ -182,6 +191,14 @@ def execute(
         tables["runs"].append(failed_row(base, phase, err))
         return Outcome(tables, out_of_memory=is_out_of_memory(err))
     return Outcome(tables)
+
+
+def precision_policy(precision: str) -> str:
+    """float32, or mixed: float16 compute on a GPU (tensor cores), bfloat16 elsewhere (float16
+    is slow or unsupported on CPUs). Variables, logits and the loss stay float32."""
+    if precision == "float32":
+        return "float32"
+    return "mixed_float16" if environment.gpu_name() else "mixed_bfloat16"
 
 
 def failed_row(base: dict, phase: str, err: Exception | str) -> dict:

@@ -25,6 +25,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_NAME = "benchmarks.toml"
+BACKENDS = ("", "tensorflow", "jax", "torch")
+PRECISIONS = ("float32", "mixed")
+ADDED_LATER = {"precision": "float32", "jit": None}
 ROOT_CONFIG = Path(__file__).resolve().parent.parent / CONFIG_NAME  # the project's own
 
 
@@ -48,6 +51,10 @@ class Settings:
     limit: int | None = None  # at most this many training images, stratified
     test_limit: int | None = None  # at most this many test images, stratified (quick trials)
     augment: bool = True  # horizontal flip and small translation, training only
+    # How it runs: backend (empty: Keras's configured one), precision, XLA compilation.
+    backend: str = ""  # tensorflow, jax or torch; each run's process starts with it
+    precision: str = "float32"  # or "mixed": float16 (GPU) / bfloat16 compute, float32 logits
+    jit: bool | None = None  # XLA/compiled training step; None: Keras's own choice ("auto")
     # Training protocol.
     batch_size: int = 64
     min_batch_size: int = 8  # out of memory: retry at half the batch size, down to this
@@ -89,6 +96,10 @@ class Settings:
             (n, getattr(self, n) is None or getattr(self, n) >= 1, "must be at least 1")
             for n in ("limit", "test_limit")
         ]
+        checks += [
+            ("backend", self.backend in BACKENDS, f"must be one of {', '.join(BACKENDS[1:])}"),
+            ("precision", self.precision in PRECISIONS, "must be float32 or mixed"),
+        ]
         if isinstance(self.unfreeze, float):
             checks.append(("unfreeze", self.unfreeze <= 1, "as a fraction must be at most 1.0"))
         for name, ok, why in checks:
@@ -99,8 +110,12 @@ class Settings:
     def protocol(self) -> dict[str, Any]:
         """The settings that make two results comparable (not what is run, nor where to)."""
         # min_batch_size only bounds out-of-memory retries; the batch size used is in each row.
-        skip = {"models", "seeds", "suite", "out", "data_dir", "min_batch_size"}
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        # The backend is in each row and run id; reports keep backends apart.
+        skip = {"models", "seeds", "suite", "out", "data_dir", "min_batch_size", "backend"}
+        protocol = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        # Settings added after results were first written count only when they differ from
+        # their default, so those results keep their hash (and their runs are not redone).
+        return {k: v for k, v in protocol.items() if k not in ADDED_LATER or v != ADDED_LATER[k]}
 
     def protocol_hash(self) -> str:
         return stable_hash(self.protocol())

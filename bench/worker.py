@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import os
 import shutil
 import signal
 import tempfile
@@ -77,17 +78,25 @@ def _child(connection, run, folder: Path, settings: Settings, batch_size: int, l
     connection.close()
 
 
-def _start_deaf_to_ctrl_c(process) -> None:
-    """Start the child with SIGINT ignored (an ignored signal stays ignored in a new process),
-    so Ctrl-C at the terminal reaches the parent alone, which then stops the child."""
-    if threading.current_thread() is not threading.main_thread():
-        process.start()  # only the main thread may change signal handlers
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _start(process, backend: str) -> None:
+    """Start the child on `backend` (KERAS_BACKEND is read when Keras is first imported, which
+    in the child happens while it unpickles its arguments) and with SIGINT ignored (an ignored
+    signal stays ignored in a new process), so Ctrl-C reaches the parent alone, which then
+    stops the child."""
+    saved = os.environ.get("KERAS_BACKEND")
+    if backend:
+        os.environ["KERAS_BACKEND"] = backend
+    main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         process.start()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if main:
+            signal.signal(signal.SIGINT, previous)
+        if saved is None:
+            os.environ.pop("KERAS_BACKEND", None)
+        else:
+            os.environ["KERAS_BACKEND"] = saved
 
 
 def run_in_process(run, shared: SharedDataset, settings: Settings, batch_size: int, reporter):
@@ -104,7 +113,7 @@ def run_in_process(run, shared: SharedDataset, settings: Settings, batch_size: i
         name=f"bench {run.label}",
         daemon=True,  # never outlives the suite
     )
-    _start_deaf_to_ctrl_c(process)
+    _start(process, settings.backend)
     sender.close()  # only the child writes: its death shows here as end of file
     phase, outcome = "setup", None
     try:

@@ -112,7 +112,7 @@ def test_summary_has_one_row_per_model_phase_and_settings(comparison):
 
 def test_the_latest_comparison_by_default_others_on_request(store, comparison):
     assert set(comparison.runs["settings_hash"]) == {"aaaa", "bbbb"}
-    assert comparison.others == ["digits, 32 px, weights none, 1 seed, settings cccc"]
+    assert comparison.others == ["digits, 32 px, weights none, tensorflow, 1 seed, settings cccc"]
     digits = load_comparison(store, settings="cc")
     assert list(digits.ok["model"]) == ["simple_cnn"]
     assert load_comparison(store, dataset="digits").runs.equals(digits.runs)
