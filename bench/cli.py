@@ -81,6 +81,12 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         help="compile the training step with XLA (default: Keras's own choice)",
     )
+    how.add_argument(
+        "--frozen-mode",
+        choices=["end-to-end", "features"],
+        help="features: compute the frozen backbone's pooled features once and train the head "
+        "on them (no augmentation in that phase); default end-to-end",
+    )
     proto = p.add_argument_group("protocol (defaults from the settings file)")
     proto.add_argument(
         "--image-size",
@@ -149,6 +155,7 @@ SETTING_FLAGS = (
     "backend",
     "precision",
     "jit",
+    "frozen_mode",
     "dataset",
     "data_dir",
     "seeds",

@@ -34,6 +34,7 @@ class PhaseResult:
     train_time_s: float = 0.0  # the whole of fit: every epoch, validation included
     infer_images_per_s: float | None = None
     infer_batch_size: int | None = None
+    features_time_s: float | None = None  # frozen_mode=features: computing the cached features
     peak_gpu_mem_mb: float | None = None  # None: no GPU (never 0)
     peak_gpu_mem_nvml_mb: float | None = None
     peak_host_rss_mb: float | None = None
@@ -107,37 +108,62 @@ def _train_and_test(classifier, phase, splits, settings, reporter, callbacks) ->
     model = classifier.model
     set_trainable(classifier, phase, settings.unfreeze)
     rate = getattr(settings, f"lr_{phase}")
-    model.compile(
+    result = PhaseResult(phase, rate, model.count_params(), count_params(model.trainable_weights))
+    recorder = EpochRecorder()
+    trainer, x_train, x_val = model, splits.x_train, splits.x_val
+    if uses_features(classifier, phase, settings):
+        # The frozen backbone gives the same pooled features every epoch (no augmentation
+        # here): compute them once, then train the classifier's own head layers on them.
+        start = recorder.clock()
+        extractor = keras.Model(model.inputs, model.get_layer("pool").output)
+        x_train, x_val = (
+            extractor.predict(x, batch_size=settings.batch_size, verbose=0)
+            for x in (x_train, x_val)
+        )
+        result.features_time_s = recorder.clock() - start
+        trainer = head_of(model)
+    trainer.compile(
         optimizer=keras.optimizers.Adam(rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         jit_compile="auto" if settings.jit is None else settings.jit,
     )
-    result = PhaseResult(phase, rate, model.count_params(), count_params(model.trainable_weights))
-    recorder = EpochRecorder()
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=settings.patience, restore_best_weights=True
     )
     epochs = getattr(settings, f"epochs_{phase}")
     reporter.start_phase(phase, epochs)
     start = recorder.clock()
-    model.fit(
-        splits.x_train,
+    trainer.fit(
+        x_train,
         splits.y_train,
-        validation_data=(splits.x_val, splits.y_val),
+        validation_data=(x_val, splits.y_val),
         batch_size=settings.batch_size,
         epochs=epochs,
         shuffle=True,
         verbose=0,
         callbacks=[recorder, ReportEpochs(reporter, recorder), stopper, *callbacks],
     )
-    result.train_time_s = recorder.clock() - start
+    result.train_time_s = recorder.clock() - start + (result.features_time_s or 0.0)
     result.epochs = recorder.records
     result.best_epoch = stopper.best_epoch + 1
+    # The test split always goes through the whole classifier, images in.
     logits, result.infer_images_per_s = predict_timed(model, splits.x_test, settings.batch_size)
     result.infer_batch_size = settings.batch_size
     result.test = classification_metrics(splits.y_test, logits)
     return result
+
+
+def uses_features(classifier: Classifier, phase: str, settings: Settings) -> bool:
+    return phase == "frozen" and classifier.transfer and settings.frozen_mode == "features"
+
+
+def head_of(model: keras.Model) -> keras.Model:
+    """The classifier's head (dropout, logits) as a model of pooled features; it shares the
+    layers, so what it learns is the classifier's head for the phases that follow."""
+    features = keras.Input(model.get_layer("pool").output.shape[1:], name="features")
+    logits = model.get_layer("logits")(model.get_layer("dropout")(features))
+    return keras.Model(features, logits, name="head")
 
 
 def predict_timed(model: keras.Model, x: np.ndarray, batch_size: int):

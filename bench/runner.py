@@ -270,6 +270,8 @@ def record_phase(
             "time_per_epoch_s": per_epoch,
             "first_epoch_s": result.epoch_seconds[0],
             "train_time_s": result.train_time_s,
+            "features_time_s": result.features_time_s,
+            "frozen_mode": settings.frozen_mode if result.phase == "frozen" else "end-to-end",
             "train_images_per_s": base["train_size"] / per_epoch if per_epoch else None,
             "infer_images_per_s": result.infer_images_per_s,
             "infer_batch_size": result.infer_batch_size,

@@ -27,7 +27,8 @@ else:  # pragma: no cover
 CONFIG_NAME = "benchmarks.toml"
 BACKENDS = ("", "tensorflow", "jax", "torch")
 PRECISIONS = ("float32", "mixed")
-ADDED_LATER = {"precision": "float32", "jit": None}
+ADDED_LATER = {"precision": "float32", "jit": None, "frozen_mode": "end-to-end"}
+FROZEN_MODES = ("end-to-end", "features")
 ROOT_CONFIG = Path(__file__).resolve().parent.parent / CONFIG_NAME  # the project's own
 
 
@@ -55,6 +56,7 @@ class Settings:
     backend: str = ""  # tensorflow, jax or torch; each run's process starts with it
     precision: str = "float32"  # or "mixed": float16 (GPU) / bfloat16 compute, float32 logits
     jit: bool | None = None  # XLA/compiled training step; None: Keras's own choice ("auto")
+    frozen_mode: str = "end-to-end"  # or "features": the frozen phase trains on cached features
     # Training protocol.
     batch_size: int = 64
     min_batch_size: int = 8  # out of memory: retry at half the batch size, down to this
@@ -99,6 +101,7 @@ class Settings:
         checks += [
             ("backend", self.backend in BACKENDS, f"must be one of {', '.join(BACKENDS[1:])}"),
             ("precision", self.precision in PRECISIONS, "must be float32 or mixed"),
+            ("frozen_mode", self.frozen_mode in FROZEN_MODES, "must be end-to-end or features"),
         ]
         if isinstance(self.unfreeze, float):
             checks.append(("unfreeze", self.unfreeze <= 1, "as a fraction must be at most 1.0"))
