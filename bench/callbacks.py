@@ -1,4 +1,5 @@
-"""Keras callbacks that record each epoch: metrics, learning rate, training and validation time."""
+"""Keras callbacks that record each epoch: metrics, learning rate, training and validation time,
+and the time training spent outside its steps (waiting for data)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,16 @@ class EpochRecorder(keras.callbacks.Callback):
         self._val_seconds = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._val_seconds = 0.0
-        self._epoch_start = self.clock()
+        self._val_seconds = self._wait = 0.0
+        self._epoch_start = self._step_end = self.clock()
+
+    # Between one training step's end and the next one's begin, fit fetches the next batch (and
+    # runs the callbacks): the time the device waits for the input pipeline.
+    def on_train_batch_begin(self, batch, logs=None):
+        self._wait += self.clock() - self._step_end
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step_end = self.clock()
 
     def on_test_begin(self, logs=None):  # fit's validation pass runs between these two
         self._val_start = self.clock()
@@ -46,6 +55,7 @@ class EpochRecorder(keras.callbacks.Callback):
                 ),
                 "epoch_time_s": total - self._val_seconds,
                 "val_time_s": self._val_seconds,
+                "data_wait_s": self._wait,
             }
         )
 

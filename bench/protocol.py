@@ -50,6 +50,14 @@ class PhaseResult:
     def time_per_epoch_s(self) -> float | None:
         return median_after_first(self.epoch_seconds)
 
+    @property
+    def data_wait_share(self) -> float | None:
+        """Share of training time spent outside the training steps (fetching batches), over
+        the epochs after the first (tracing), or the first if it is the only one."""
+        epochs = self.epochs[1:] or self.epochs
+        total = sum(e["epoch_time_s"] for e in epochs)
+        return sum(e["data_wait_s"] for e in epochs) / total if total > 0 else None
+
 
 def phases_for(classifier: Classifier, settings: Settings) -> list[str]:
     """Pretrained backbones: frozen then finetune. From random weights: scratch."""

@@ -69,6 +69,7 @@ RUN_COLUMNS = [
     "train_images_per_s",
     "infer_images_per_s",
     "infer_batch_size",
+    "data_wait_share",
     "peak_gpu_mem_mb",
     "peak_gpu_mem_nvml_mb",
     "peak_host_rss_mb",
@@ -90,6 +91,7 @@ EPOCH_COLUMNS = [
     "learning_rate",
     "epoch_time_s",
     "val_time_s",
+    "data_wait_s",
 ]
 CLASS_COLUMNS = ["run_id", "phase", "class_index", "class_name", "test_accuracy", "support"]
 CONFUSION_COLUMNS = ["run_id", "phase", "true_index", "predicted_index", "count"]

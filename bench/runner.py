@@ -275,6 +275,7 @@ def record_phase(
             "train_images_per_s": base["train_size"] / per_epoch if per_epoch else None,
             "infer_images_per_s": result.infer_images_per_s,
             "infer_batch_size": result.infer_batch_size,
+            "data_wait_share": result.data_wait_share,
             "peak_gpu_mem_mb": result.peak_gpu_mem_mb,
             "peak_gpu_mem_nvml_mb": result.peak_gpu_mem_nvml_mb,
             "peak_host_rss_mb": result.peak_host_rss_mb,
@@ -313,6 +314,8 @@ def summarize(rows: list[dict]) -> str:
             figures = [f"{row['phase']} test accuracy {row['test_accuracy']:.4f}"]
             if row["time_per_epoch_s"]:
                 figures.append(f"{row['time_per_epoch_s']:.2f} s/epoch")
+            if row.get("data_wait_share") is not None:
+                figures.append(f"data wait {100 * row['data_wait_share']:.0f}%")
             if row["peak_gpu_mem_mb"] is not None:
                 figures.append(f"GPU peak {row['peak_gpu_mem_mb']:.0f} MiB")
             parts.append(", ".join(figures))

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("BENCH_OFFLINE", "1")  # tests never try to download
+# Decoded folder images go to a cache of this test session, never to the user's ~/.cache.
+os.environ.setdefault("BENCH_CACHE", tempfile.mkdtemp(prefix="bench-test-cache-"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("BENCH_SHARED", ROOT.parent / "shared"))

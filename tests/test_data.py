@@ -157,3 +157,31 @@ def test_offline_cifar_says_which_file_to_put_where(tmp_path, monkeypatch):
 def test_unknown_dataset_names_the_choices():
     with pytest.raises(BenchError, match="choose from: cifar10, cifar100, digits"):
         load_dataset("mnist")
+
+
+def test_decoded_folders_are_cached_reused_and_invalidated(tmp_path, monkeypatch):
+    from bench.data import folder
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "data"
+    for name in ("a", "b"):
+        write_images(root / "train" / name, 4, 8)
+        write_images(root / "test" / name, 2, 8)
+    decoded = []
+    real = folder.decode_images
+    monkeypatch.setattr(folder, "decode_images", lambda *a: decoded.append(a) or real(*a))
+
+    first = load_dataset(f"folder:{root}")
+    assert len(decoded) == 2  # train and test, decoded once each
+    again = load_dataset(f"folder:{root}")
+    assert len(decoded) == 2, "the second load decodes nothing"
+    np.testing.assert_array_equal(again.x_train, first.x_train)
+    np.testing.assert_array_equal(again.y_test, first.y_test)
+
+    write_images(root / "train" / "b" / "more", 1, 8)  # a new training image
+    changed = load_dataset(f"folder:{root}")
+    assert len(decoded) == 3 and len(changed.y_train) == 9  # train decoded again, test not
+    load_dataset(f"folder:{root}", storage_size=16)
+    assert len(decoded) == 5, "another storage size is another entry"
+    entries = list((tmp_path / "cache" / "decoded").iterdir())
+    assert len(entries) == 5 and not any(e.name.startswith(".") for e in entries)

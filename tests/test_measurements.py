@@ -145,6 +145,40 @@ def test_epoch_times_on_a_controlled_clock(monkeypatch):
     assert row["params_total"] == classifier.model.count_params()
 
 
+class StepAndWait(keras.callbacks.Callback):
+    """A controlled clock: each training step takes 0.75 s and fetching the next batch 0.25 s
+    (the recorder reads the clock before this callback moves it, at both hooks)."""
+
+    def __init__(self):
+        super().__init__()
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.now += 0.75
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.now += 0.25
+
+
+def test_data_wait_share_on_a_controlled_clock(monkeypatch):
+    clock = StepAndWait()
+    monkeypatch.setattr(EpochRecorder, "clock", staticmethod(clock))
+    settings = Settings(models=["simple_cnn"], batch_size=32, epochs_scratch=3, patience=10)
+    splits = make_splits(load_dataset("digits"), 0.2, seed=0, limit=80)  # 2 batches per epoch
+    keras.utils.set_random_seed(0)
+    classifier = build_classifier(
+        registry.get("simple_cnn"), (32, 32, 3), 10, image_size=32, weights="none"
+    )
+    result = run_phase(classifier, "scratch", splits, settings, SilentReporter(), callbacks=[clock])
+    # Per epoch: steps 2 x 0.75 s, one wait of 0.25 s between them, and 0.25 s after the last.
+    assert result.epoch_seconds == [2.0, 2.0, 2.0]
+    assert [e["data_wait_s"] for e in result.epochs] == [0.25] * 3
+    assert result.data_wait_share == 0.25 / 2.0
+
+
 def test_gpu_memory_is_empty_on_a_cpu_and_host_memory_is_positive():
     if memory.gpu_allocator() is not None:
         pytest.skip("a GPU is present")

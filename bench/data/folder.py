@@ -2,7 +2,8 @@
 
 Any format Pillow reads; grayscale, palette and RGBA images become RGB. Images are stored at
 one size (`storage_size`; 0 keeps the native size when all images share one, else 224) so they
-stack into one uint8 array; the model resizes to its own input size on the device.
+stack into one uint8 array; the model resizes to its own input size on the device. Decoded
+arrays are cached on disk (bench.data.cache), so later runs decode no JPEG at all.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from bench.data import Dataset, as_dataset
+from bench.data.cache import cached_arrays, key_of
 from bench.data.splits import stratified_split
 from bench.errors import BenchError
 
@@ -80,8 +82,12 @@ def decode_images(paths: list[Path], size: int | None) -> tuple[np.ndarray, np.n
 def _load_split(files: dict[str, list[Path]], classes: list[str], size: int | None):
     paths = [p for c in classes for p in files[c]]
     labels = np.array([i for i, c in enumerate(classes) for _ in files[c]], dtype=np.int32)
-    images, kept = decode_images(paths, size)
-    labels = labels[kept] if len(kept) else labels[:0]
+
+    def decode() -> tuple[np.ndarray, np.ndarray]:
+        images, kept = decode_images(paths, size)
+        return images, labels[kept] if len(kept) else labels[:0]
+
+    images, labels = cached_arrays(key_of(paths, classes, size), decode)
     empty = [c for i, c in enumerate(classes) if not np.any(labels == i)]
     if empty:
         raise BenchError(f"class '{empty[0]}' has no readable images")
