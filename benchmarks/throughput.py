@@ -1,0 +1,172 @@
+"""Training and inference images per second of the harness, and of timm on the same device.
+
+For ResNet50, MobileNetV2 and EfficientNetB0 at 224 (inputs CIFAR-sized, 32x32 uint8, resized
+inside the model, as the protocol does), the harness's figures come from its own code path:
+`bench.protocol.run_phase` in the `scratch` phase (the whole network trains, like timm's train
+benchmark), `time_per_epoch_s` over the epochs after the first, and `infer_images_per_s`. When
+PyTorch and timm are importable, timm's same architectures train and infer in the same run on the
+same device, batch size and precision (inputs resized on the device too); the ratio harness / timm
+is printed per model and mode.
+
+    python benchmarks/throughput.py                                  # current Keras backend
+    KERAS_BACKEND=jax python benchmarks/throughput.py --precision mixed --save FILE
+    python benchmarks/throughput.py --models MobileNetV2 --batch-size 16 --steps 4   # a CPU
+
+Goal (GPU): at least 0.9 of timm's training throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bench import environment, registry  # noqa: E402
+from bench.data.splits import Splits  # noqa: E402
+from bench.model import build_classifier  # noqa: E402
+from bench.progress import SilentReporter  # noqa: E402
+from bench.protocol import run_phase  # noqa: E402
+from bench.runner import precision_policy  # noqa: E402
+from bench.settings import Settings  # noqa: E402
+
+TIMM_NAMES = {
+    "ResNet50": "resnet50",
+    "MobileNetV2": "mobilenetv2_100",
+    "EfficientNetB0": "efficientnet_b0",
+}
+
+
+def synthetic(count: int, classes: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8), rng.integers(0, classes, count)
+
+
+def harness(model: str, args) -> dict:
+    """Images per second as the harness measures and records them."""
+    keras.backend.clear_session()
+    keras.config.set_dtype_policy(precision_policy(args.precision))
+    keras.utils.set_random_seed(0)
+    count = args.batch_size * args.steps
+    x, y = synthetic(count)
+    xv, yv = synthetic(args.batch_size, seed=1)
+    splits = Splits(x, y, xv, yv, *synthetic(count, seed=2))
+    settings = Settings(
+        batch_size=args.batch_size,
+        epochs_scratch=args.epochs,
+        patience=args.epochs,
+        precision=args.precision,
+        jit=args.jit,
+        image_size=224,
+        augment=False,
+    )
+    classifier = build_classifier(
+        registry.get(model), (32, 32, 3), 10, image_size=224, weights="none", augment=False
+    )
+    result = run_phase(classifier, "scratch", splits, settings, SilentReporter())
+    return {"train": count / result.time_per_epoch_s, "infer": result.infer_images_per_s}
+
+
+def timm_rates(model: str, args) -> dict | None:
+    """timm's same architecture, same device, batch size and precision; None without timm."""
+    if importlib.util.find_spec("timm") is None or importlib.util.find_spec("torch") is None:
+        print("timm or torch is not installed: harness figures only", file=sys.stderr)
+        return None
+    try:
+        import timm
+        import torch
+        import torch.nn.functional as F  # noqa: N812
+    except (ImportError, RuntimeError) as err:  # e.g. a torchvision built for another torch
+        print(f"timm cannot be imported ({err}): harness figures only", file=sys.stderr)
+        return None
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    net = timm.create_model(TIMM_NAMES[model], pretrained=False, num_classes=10).to(device)
+    if device == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+    mixed = args.precision == "mixed"
+    dtype = torch.float16 if device == "cuda" else torch.bfloat16
+    optimizer = torch.optim.Adam(net.parameters(), 1e-3)
+    scaler = torch.amp.GradScaler(enabled=mixed and device == "cuda")
+    x, y = synthetic(args.batch_size)
+    images = torch.from_numpy(x).to(device).permute(0, 3, 1, 2)
+    labels = torch.from_numpy(y).to(device)
+
+    def batch():  # uint8 32x32 in, resized to 224 on the device, as the harness does
+        return F.interpolate(images.float(), size=224, mode="bilinear", align_corners=False)
+
+    def train_step():
+        with torch.autocast(device, dtype=dtype, enabled=mixed):
+            loss = F.cross_entropy(net(batch()), labels)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    def infer_step():
+        with torch.no_grad(), torch.autocast(device, dtype=dtype, enabled=mixed):
+            net(batch())
+
+    rates = {}
+    for mode, step in (("train", train_step), ("infer", infer_step)):
+        net.train(mode == "train")
+        for _ in range(2):  # warm-up: cuDNN autotuning, allocator
+            step()
+        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        sync()
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        sync()
+        rates[mode] = args.batch_size * args.steps / (time.perf_counter() - start)
+    return rates
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default="ResNet50,MobileNetV2,EfficientNetB0")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=20, help="timed batches per epoch")
+    parser.add_argument("--epochs", type=int, default=3, help="harness epochs (first untimed)")
+    parser.add_argument("--precision", choices=["float32", "mixed"], default="float32")
+    parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--save", metavar="FILE", help="write the figures as JSON")
+    args = parser.parse_args(argv)
+
+    rows = []
+    for model in args.models.split(","):
+        ours, theirs = harness(model, args), timm_rates(model, args)
+        row = {"model": model, "harness": ours, "timm": theirs}
+        if theirs:
+            row["ratio"] = {mode: ours[mode] / theirs[mode] for mode in ours}
+        rows.append(row)
+        line = f"{model:>15}: harness train {ours['train']:8.1f} img/s, infer {ours['infer']:8.1f}"
+        if theirs:
+            line += (
+                f" | timm train {theirs['train']:8.1f}, infer {theirs['infer']:8.1f}"
+                f" | ratio train {row['ratio']['train']:.2f}, infer {row['ratio']['infer']:.2f}"
+            )
+        print(line, flush=True)
+    record = {
+        "command": "python benchmarks/throughput.py " + " ".join(argv or sys.argv[1:]),
+        "settings": vars(args),
+        "environment": environment.describe(),
+        "packages": {p: environment.version(p) for p in ("keras", "torch", "timm", "jax")},
+        "rows": rows,
+    }
+    if args.save:
+        Path(args.save).write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
