@@ -32,6 +32,8 @@ def run(
     if isinstance(models, str):
         models = [m.strip() for m in models.split(",")]
     resolved = resolve(load_config(config), suite, {"models": models, **settings})
+    # JAX otherwise reserves 75% of the GPU up front, and its memory figures mean nothing.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if resolved.backend and "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = resolved.backend  # this process too: TF may be absent
     from bench.runner import run_suite

@@ -66,11 +66,16 @@ def harness(model: str, args) -> dict:
         patience=args.epochs,
         precision=args.precision,
         jit=args.jit,
-        image_size=224,
+        image_size=args.image_size,
         augment=False,
     )
     classifier = build_classifier(
-        registry.get(model), (32, 32, 3), 10, image_size=224, weights="none", augment=False
+        registry.get(model),
+        (32, 32, 3),
+        10,
+        image_size=args.image_size,
+        weights="none",
+        augment=False,
     )
     result = run_phase(classifier, "scratch", splits, settings, SilentReporter())
     return {"train": count / result.time_per_epoch_s, "infer": result.infer_images_per_s}
@@ -102,7 +107,9 @@ def timm_rates(model: str, args) -> dict | None:
     labels = torch.from_numpy(y).to(device)
 
     def batch():  # uint8 32x32 in, resized to 224 on the device, as the harness does
-        return F.interpolate(images.float(), size=224, mode="bilinear", align_corners=False)
+        return F.interpolate(
+            images.float(), size=args.image_size, mode="bilinear", align_corners=False
+        )
 
     def train_step():
         with torch.autocast(device, dtype=dtype, enabled=mixed):
@@ -138,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=20, help="timed batches per epoch")
     parser.add_argument("--epochs", type=int, default=3, help="harness epochs (first untimed)")
     parser.add_argument("--precision", choices=["float32", "mixed"], default="float32")
+    parser.add_argument("--image-size", type=int, default=224, help="resize to (default 224)")
     parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--save", metavar="FILE", help="write the figures as JSON")
     args = parser.parse_args(argv)

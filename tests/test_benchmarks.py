@@ -1,0 +1,41 @@
+"""The benchmark scripts run and write what they print (tiny settings; figures come from real
+runs of them, recorded in benchmarks/results/)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+from tests.conftest import ROOT
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_throughput_writes_the_harness_figures(tmp_path, capsys):
+    saved = tmp_path / "throughput.json"
+    args = ["--models", "MobileNetV2", "--batch-size", "4", "--steps", "2", "--epochs", "2"]
+    assert load("throughput").main([*args, "--image-size", "32", "--save", str(saved)]) == 0
+    record = json.loads(saved.read_text())
+    row = record["rows"][0]
+    assert row["model"] == "MobileNetV2"
+    assert row["harness"]["train"] > 0 and row["harness"]["infer"] > 0
+    assert record["environment"]["backend"] and record["command"].startswith("python benchmarks")
+    assert "MobileNetV2: harness train" in capsys.readouterr().out
+
+
+def test_frozen_features_compares_both_modes(tmp_path):
+    saved = tmp_path / "features.json"
+    args = ["--model", "MobileNetV3Small", "--image-size", "32", "--epochs", "2", "--limit", "200"]
+    assert load("frozen_features").main([*args, "--save", str(saved)]) == 0
+    record = json.loads(saved.read_text())
+    modes = {run["mode"]: run for run in record["runs"]}
+    assert set(modes) == {"end-to-end", "features"}
+    assert modes["features"]["features_time_s"] > 0 and modes["end-to-end"]["epochs"] == 2
+    assert (
+        record["speedup"] == modes["end-to-end"]["phase_time_s"] / modes["features"]["phase_time_s"]
+    )
