@@ -18,18 +18,16 @@ Goal (GPU): at least 0.9 of timm's training throughput.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
+import subprocess
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from bench import environment, registry  # noqa: E402
 from bench.data.splits import Splits  # noqa: E402
@@ -39,16 +37,14 @@ from bench.protocol import run_phase  # noqa: E402
 from bench.runner import precision_policy  # noqa: E402
 from bench.settings import Settings  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+from timm_side import synthetic  # noqa: E402  (the same images for both sides)
+
 TIMM_NAMES = {
     "ResNet50": "resnet50",
     "MobileNetV2": "mobilenetv2_100",
     "EfficientNetB0": "efficientnet_b0",
 }
-
-
-def synthetic(count: int, classes: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8), rng.integers(0, classes, count)
 
 
 def harness(model: str, args) -> dict:
@@ -82,60 +78,18 @@ def harness(model: str, args) -> dict:
 
 
 def timm_rates(model: str, args) -> dict | None:
-    """timm's same architecture, same device, batch size and precision; None without timm."""
-    if importlib.util.find_spec("timm") is None or importlib.util.find_spec("torch") is None:
-        print("timm or torch is not installed: harness figures only", file=sys.stderr)
+    """timm's same architecture, same device, batch size and precision, measured by
+    timm_side.py in a process of its own: PyTorch and TensorFlow abort when loaded together,
+    and the two frameworks must not share the GPU's memory. None without timm."""
+    command = [sys.executable, str(Path(__file__).with_name("timm_side.py")), TIMM_NAMES[model]]
+    command += ["--batch-size", str(args.batch_size), "--steps", str(args.steps)]
+    command += ["--precision", args.precision, "--image-size", str(args.image_size)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        print(f"timm side not measured ({reason}): harness figures only", file=sys.stderr)
         return None
-    try:
-        import timm
-        import torch
-        import torch.nn.functional as F  # noqa: N812
-    except (ImportError, RuntimeError) as err:  # e.g. a torchvision built for another torch
-        print(f"timm cannot be imported ({err}): harness figures only", file=sys.stderr)
-        return None
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    net = timm.create_model(TIMM_NAMES[model], pretrained=False, num_classes=10).to(device)
-    if device == "cuda":
-        net = net.to(memory_format=torch.channels_last)
-    mixed = args.precision == "mixed"
-    dtype = torch.float16 if device == "cuda" else torch.bfloat16
-    optimizer = torch.optim.Adam(net.parameters(), 1e-3)
-    scaler = torch.amp.GradScaler(enabled=mixed and device == "cuda")
-    x, y = synthetic(args.batch_size)
-    images = torch.from_numpy(x).to(device).permute(0, 3, 1, 2)
-    labels = torch.from_numpy(y).to(device)
-
-    def batch():  # uint8 32x32 in, resized to 224 on the device, as the harness does
-        return F.interpolate(
-            images.float(), size=args.image_size, mode="bilinear", align_corners=False
-        )
-
-    def train_step():
-        with torch.autocast(device, dtype=dtype, enabled=mixed):
-            loss = F.cross_entropy(net(batch()), labels)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-
-    def infer_step():
-        with torch.no_grad(), torch.autocast(device, dtype=dtype, enabled=mixed):
-            net(batch())
-
-    rates = {}
-    for mode, step in (("train", train_step), ("infer", infer_step)):
-        net.train(mode == "train")
-        for _ in range(2):  # warm-up: cuDNN autotuning, allocator
-            step()
-        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-        sync()
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        sync()
-        rates[mode] = args.batch_size * args.steps / (time.perf_counter() - start)
-    return rates
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:

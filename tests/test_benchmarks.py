@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -39,3 +43,29 @@ def test_frozen_features_compares_both_modes(tmp_path):
     assert (
         record["speedup"] == modes["end-to-end"]["phase_time_s"] / modes["features"]["phase_time_s"]
     )
+
+
+TORCH_SIDE = """
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+from timm_side import torch_rates
+args = type("Args", (), {"batch_size": 4, "steps": 2, "precision": "float32", "image_size": 32})
+net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                          torch.nn.Flatten(), torch.nn.Linear(8, 10))
+before = [p.detach().clone() for p in net.parameters()]
+rates = torch_rates(net, args)
+assert rates["train"] > 0 and rates["infer"] > 0, rates
+assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters())), "no training"
+print("ok")
+"""
+
+
+def test_the_torch_side_times_training_and_inference():
+    """timm cannot be imported on this CPU (no matching torchvision); the timing loop it goes
+    through is checked on a small PyTorch network, in its own process (without TensorFlow)."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch not installed")
+    done = subprocess.run(
+        [sys.executable, "-c", TORCH_SIDE, str(ROOT / "benchmarks")], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
