@@ -341,3 +341,11 @@ def test_two_suites_writing_one_folder_lose_no_rows(tmp_path):
         assert writer.exitcode == 0
     runs = pd.read_csv(tmp_path / "runs.csv")
     assert sorted(runs["run_id"]) == sorted(f"{p}{i}" for p in "ab" for i in range(40))
+
+
+def test_in_process_runs_everything_here_on_the_loaded_backend(tmp_path, capsys, run_args):
+    assert cli.main(run_args("--in-process", "--quiet", "--seeds", "0,1")) == 0
+    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert len(runs) == 2 and (runs["status"] == "ok").all()
+    message = cli_error(capsys, *run_args("--in-process", "--backend", "jax", "--force"))
+    assert "drop --in-process to run on jax" in message
