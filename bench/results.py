@@ -46,7 +46,6 @@ RUN_COLUMNS = [
     "epochs_run",
     "best_epoch",
     "learning_rate",
-    "unfreeze",
     "bn_mode",
     "augment",
     "precision",
@@ -96,6 +95,31 @@ EPOCH_COLUMNS = [
 CLASS_COLUMNS = ["run_id", "phase", "class_index", "class_name", "test_accuracy", "support"]
 CONFUSION_COLUMNS = ["run_id", "phase", "true_index", "predicted_index", "count"]
 
+# Columns that hold text, whatever their values look like.
+TEXT_COLUMNS = {
+    "run_id",
+    "suite",
+    "timestamp",
+    "status",
+    "error",
+    "model",
+    "family",
+    "dataset",
+    "weights",
+    "phase",
+    "bn_mode",
+    "precision",
+    "jit",
+    "frozen_mode",
+    "settings_hash",
+    "backend",
+    "backend_version",
+    "keras_version",
+    "device",
+    "git_commit",
+    "class_name",
+}
+
 FILES = {
     "runs": RUN_COLUMNS,
     "epochs": EPOCH_COLUMNS,
@@ -125,7 +149,8 @@ class ResultsStore:
         if not path.exists():
             return pd.DataFrame(columns=FILES[table])
         try:
-            frame = pd.read_csv(path)
+            # Ids and hashes are text even when they look like numbers (123456789012, 4e1712).
+            frame = pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS & set(FILES[table]), str))
         except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
             raise BenchError(f"{path} is not a readable results file: {err}") from None
         if "run_id" not in frame:

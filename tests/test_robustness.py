@@ -349,3 +349,19 @@ def test_in_process_runs_everything_here_on_the_loaded_backend(tmp_path, capsys,
     assert len(runs) == 2 and (runs["status"] == "ok").all()
     message = cli_error(capsys, *run_args("--in-process", "--backend", "jax", "--force"))
     assert "drop --in-process to run on jax" in message
+
+
+def test_ids_that_look_like_numbers_stay_text(tmp_path):
+    """A hash may be all digits or read as a float (4e1712): rows must still match by id."""
+    from bench.results import ResultsStore
+    from tests.results_fixture import run_row
+
+    store = ResultsStore(tmp_path)
+    for run_id, settings_hash in (("123456789012", "4e1712"), ("000000000042", "1234567890")):
+        row = run_row("VGG16", "frozen", 0, 0.5, run_id=run_id, settings_hash=settings_hash)
+        store.write_run(run_id, {"runs": [row]})
+        store.write_run(run_id, {"runs": [row]})  # again: replaced, not duplicated
+    runs = store.read("runs")
+    assert list(runs["run_id"]) == ["123456789012", "000000000042"]
+    assert list(runs["settings_hash"]) == ["4e1712", "1234567890"]
+    assert store.completed() == {"123456789012", "000000000042"}
