@@ -45,6 +45,18 @@ def cifar_slice(tmp_path_factory) -> Path:
     return root
 
 
+def random_weights(model: str, folder: Path, seed: int = 0) -> Path:
+    """A file of random backbone weights at 32x32: what a user offline passes as --weights
+    instead of imagenet (the protocol treats any weights file as pretrained)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    path = folder / f"{model.lower()}.weights.h5"
+    constructor = getattr(keras.applications, model)
+    constructor(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(path)
+    return path
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
     """`python -m bench ARGS` in a fresh process, as a user would run it."""
     full_env = {**os.environ, **(env or {})}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from bench.results import CLASS_COLUMNS, CONFUSION_COLUMNS, EPOCH_COLUMNS, FILES, RUN_COLUMNS
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, random_weights, run_cli
 
 PHASE_ONLY = {"unfreeze": {"finetune"}}  # columns that belong to one phase only
 GPU_ONLY = {"peak_gpu_mem_mb", "peak_gpu_mem_nvml_mb"}  # empty, never 0, on a CPU
@@ -18,12 +18,7 @@ GPU_ONLY = {"peak_gpu_mem_mb", "peak_gpu_mem_nvml_mb"}  # empty, never 0, on a C
 @pytest.fixture(scope="module")
 def weights_file(tmp_path_factory):
     """Backbone weights given by path: what a user offline would pass instead of imagenet."""
-    keras.utils.set_random_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "mnv3small.weights.h5"
-    keras.applications.MobileNetV3Small(
-        include_top=False, weights=None, input_shape=(32, 32, 3)
-    ).save_weights(path)
-    return path
+    return random_weights("MobileNetV3Small", tmp_path_factory.mktemp("weights"))
 
 
 @pytest.fixture(scope="module")

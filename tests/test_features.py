@@ -16,18 +16,13 @@ from bench.model import build_classifier
 from bench.progress import SilentReporter
 from bench.protocol import head_of, run_phase
 from bench.settings import Settings
-from tests.conftest import run_cli
+from tests.conftest import random_weights, run_cli
 
 
 @pytest.fixture(scope="module")
 def resnet_weights(tmp_path_factory):
     """Random ResNet50 weights given as a file: 'pretrained' to the protocol, offline."""
-    keras.utils.set_random_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "resnet50.weights.h5"
-    keras.applications.ResNet50(
-        include_top=False, weights=None, input_shape=(32, 32, 3)
-    ).save_weights(path)
-    return path
+    return random_weights("ResNet50", tmp_path_factory.mktemp("weights"))
 
 
 def classifier_with(weights) -> object:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-import keras
 import pytest
 
 from bench import registry
 from bench.errors import BenchError
 from bench.model import build_classifier, load_backbone
+from tests.conftest import random_weights
 
 
 def test_offline_imagenet_weights_name_the_file_and_the_folder(tmp_path, monkeypatch):
@@ -27,10 +27,7 @@ def test_offline_imagenet_weights_name_the_file_and_the_folder(tmp_path, monkeyp
 
 
 def test_weights_of_another_architecture_are_refused(tmp_path):
-    path = tmp_path / "small.weights.h5"
-    keras.applications.MobileNetV3Small(
-        include_top=False, weights=None, input_shape=(32, 32, 3)
-    ).save_weights(path)
+    path = random_weights("MobileNetV3Small", tmp_path)
     with pytest.raises(BenchError, match=f"cannot load weights {path} into MobileNetV2"):
         load_backbone(registry.get("MobileNetV2"), 32, str(path))
 

@@ -13,6 +13,7 @@ from bench.model import build_classifier
 from bench.progress import SilentReporter
 from bench.protocol import phases_for, run_phase, unfrozen_layers
 from bench.settings import Settings
+from tests.conftest import random_weights
 
 SETTINGS = Settings(
     image_size=32,
@@ -34,12 +35,7 @@ def splits():
 def pretrained(tmp_path_factory):
     """A MobileNetV2 weights file standing in for ImageNet weights (offline): the protocol
     treats any given weights file as pretrained."""
-    keras.utils.set_random_seed(1)
-    path = tmp_path_factory.mktemp("weights") / "mobilenetv2.weights.h5"
-    keras.applications.MobileNetV2(
-        include_top=False, weights=None, input_shape=(32, 32, 3)
-    ).save_weights(path)
-    return str(path)
+    return str(random_weights("MobileNetV2", tmp_path_factory.mktemp("weights"), seed=1))
 
 
 def snapshot(model: keras.Model) -> dict[str, np.ndarray]:

@@ -13,7 +13,6 @@ import time
 import warnings
 from pathlib import Path
 
-import keras
 import pandas as pd
 import pytest
 
@@ -21,7 +20,7 @@ from bench import cli, registry
 from bench.errors import BenchError
 from bench.model import load_backbone
 from bench.runner import Run, crashed, is_out_of_memory
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, random_weights, run_cli
 from tests.test_data import write_images
 
 TINY = ["--dataset", "digits", "--weights", "none", "--limit", "200", "--test-limit", "100"]
@@ -100,10 +99,7 @@ def test_ctrl_c_stops_cleanly_and_says_what_was_kept(tmp_path):
 
 def test_a_failing_run_is_a_failed_row_and_the_others_complete(tmp_path):
     """MobileNetV2 given weights saved from another architecture fails; simple_cnn runs."""
-    weights = tmp_path / "mnv3small.weights.h5"
-    keras.applications.MobileNetV3Small(
-        include_top=False, weights=None, input_shape=(32, 32, 3)
-    ).save_weights(weights)
+    weights = random_weights("MobileNetV3Small", tmp_path)
     out = tmp_path / "results"
     args = ["run", "--models", "MobileNetV2,simple_cnn", "--out", str(out), *TINY]
     args += ["--weights", str(weights), "--image-size", "32", "--epochs-frozen", "1"]
