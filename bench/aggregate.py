@@ -34,6 +34,7 @@ LOWER_BETTER = (
     "overfit_gap",
     "time_per_epoch_s",
     "first_epoch_s",
+    "compile_s",
     "train_time_s",
     "peak_gpu_mem_mb",
     "peak_gpu_mem_nvml_mb",

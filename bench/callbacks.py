@@ -1,15 +1,37 @@
-"""Keras callbacks that record each epoch: metrics, learning rate, training and validation time,
-and the time training spent outside its steps (waiting for data)."""
+"""Keras callbacks that validate and record each epoch: metrics, learning rate, training and
+validation time, and the time training spent outside its steps (waiting for data)."""
 
 from __future__ import annotations
 
 import time
 
 import keras
+import numpy as np
+
+from bench import predict
+
+
+class Validate(keras.callbacks.Callback):
+    """The validation pass of each epoch, in batches of one shape (`bench.predict`), so that
+    no epoch compiles a program for a smaller last batch. It puts `val_loss`, `val_accuracy`
+    and `val_time_s` into the epoch's logs for the callbacks after it (early stopping, the
+    recorder); fit's own validation would pass the last, smaller batch as it is."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int):
+        super().__init__()
+        self.x, self.y, self.batch_size = x, np.asarray(y), batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        start = EpochRecorder.clock()
+        logits = predict.predict(self.model, self.x, self.batch_size)
+        logs["val_loss"] = predict.sparse_cross_entropy(self.y, logits)
+        logs["val_accuracy"] = float(np.mean(logits.argmax(axis=1) == self.y))
+        logs["val_time_s"] = EpochRecorder.clock() - start
 
 
 class EpochRecorder(keras.callbacks.Callback):
-    """Times each epoch's training apart from its validation pass, and keeps every log.
+    """Times each epoch's training apart from its validation pass (`Validate`, which runs
+    before it and reports its own time), and keeps every log.
 
     `clock` is a class attribute so a test can substitute a controlled clock.
     """
@@ -19,11 +41,10 @@ class EpochRecorder(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.records: list[dict] = []
-        self._epoch_start = self._val_start = 0.0
-        self._val_seconds = 0.0
+        self._epoch_start = self._step_end = self._wait = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._val_seconds = self._wait = 0.0
+        self._wait = 0.0
         self._epoch_start = self._step_end = self.clock()
 
     # Between one training step's end and the next one's begin, fit fetches the next batch (and
@@ -34,15 +55,10 @@ class EpochRecorder(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self._step_end = self.clock()
 
-    def on_test_begin(self, logs=None):  # fit's validation pass runs between these two
-        self._val_start = self.clock()
-
-    def on_test_end(self, logs=None):
-        self._val_seconds += self.clock() - self._val_start
-
     def on_epoch_end(self, epoch, logs=None):
         total = self.clock() - self._epoch_start
         logs = logs or {}
+        validation = logs.get("val_time_s", 0.0)
         self.records.append(
             {
                 "epoch": epoch + 1,
@@ -53,8 +69,8 @@ class EpochRecorder(keras.callbacks.Callback):
                 "learning_rate": float(
                     keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
                 ),
-                "epoch_time_s": total - self._val_seconds,
-                "val_time_s": self._val_seconds,
+                "epoch_time_s": total - validation,
+                "val_time_s": validation,
                 "data_wait_s": self._wait,
             }
         )

@@ -122,7 +122,13 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     proto.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
-        help="flip and translate training images (default on)",
+        help="flip and shift training images (default on)",
+    )
+    proto.add_argument(
+        "--augment-shift",
+        type=float,
+        metavar="F",
+        help="largest shift as a fraction of each side, in whole pixels (default 0.1)",
     )
     proto.add_argument(
         "--limit",
@@ -168,6 +174,7 @@ SETTING_FLAGS = (
     "unfreeze",
     "patience",
     "augment",
+    "augment_shift",
     "limit",
     "test_limit",
     "out",

@@ -1,7 +1,8 @@
 """Builds the classifier of PROTOCOL.md section 2 around a registry entry.
 
-uint8 image -> float -> Resizing(image_size) -> augmentation (training only) -> the backbone's
-own preprocess_input -> backbone(training=False) -> GlobalAveragePooling -> Dropout -> logits.
+uint8 image -> float -> augmentation (training only, at the stored size) -> Resizing(image_size)
+-> the backbone's own preprocess_input -> backbone(training=False) -> GlobalAveragePooling ->
+Dropout -> logits.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from bench.augment import FlipShift
 from bench.environment import keras_home
 from bench.errors import BenchError
 from bench.layers import Backbone, Preprocess, ToFloat
@@ -48,16 +50,16 @@ def build_classifier(
     image_size: int,
     weights: str,
     augment: bool = True,
+    augment_shift: float = 0.1,
     dropout: float = 0.2,
     seed: int = 0,
 ) -> Classifier:
     size = input_size(spec, image_size)
     inputs = keras.Input(input_shape, dtype="uint8", name="image")
     x = ToFloat(name="to_float")(inputs)
+    if augment:  # before resizing: the same shift fraction, on fewer pixels
+        x = FlipShift(augment_shift, seed=seed, name="augment")(x)
     x = layers.Resizing(size, size, name="resize")(x)
-    if augment:
-        x = layers.RandomFlip("horizontal", seed=seed, name="flip")(x)
-        x = layers.RandomTranslation(0.1, 0.1, seed=seed, name="translate")(x)
 
     if not spec.pretrained:
         net = spec.build((size, size, 3), num_classes)

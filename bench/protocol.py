@@ -7,14 +7,15 @@ and touches the test split exactly once, at its end.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 
-from bench.callbacks import EpochRecorder, ReportEpochs
+from bench import predict
+from bench.callbacks import EpochRecorder, ReportEpochs, Validate
+from bench.compilation import CacheHits
 from bench.data.splits import Splits
 from bench.memory import PhaseMemory
 from bench.metrics import classification_metrics, median_after_first
@@ -34,6 +35,7 @@ class PhaseResult:
     train_time_s: float = 0.0  # the whole of fit: every epoch, validation included
     infer_images_per_s: float | None = None
     infer_batch_size: int | None = None
+    compile_cache_hits: int | None = None  # JAX: programs loaded from the persistent cache
     features_time_s: float | None = None  # frozen_mode=features: computing the cached features
     peak_gpu_mem_mb: float | None = None  # None: no GPU (never 0)
     peak_gpu_mem_nvml_mb: float | None = None
@@ -49,6 +51,15 @@ class PhaseResult:
     @property
     def time_per_epoch_s(self) -> float | None:
         return median_after_first(self.epoch_seconds)
+
+    @property
+    def compile_s(self) -> float | None:
+        """What the first epoch (training and validation) took beyond a later one's median:
+        tracing, compilation and warm-up. None with a single epoch; at least 0."""
+        if len(self.epochs) < 2:
+            return None
+        whole = [e["epoch_time_s"] + e["val_time_s"] for e in self.epochs]
+        return max(0.0, whole[0] - float(np.median(whole[1:])))
 
     @property
     def data_wait_share(self) -> float | None:
@@ -104,8 +115,9 @@ def run_phase(
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> PhaseResult:
     """Train one phase and measure it; `callbacks` are added to the harness's own."""
-    with PhaseMemory() as memory:
+    with PhaseMemory() as memory, CacheHits() as cache:
         result = _train_and_test(classifier, phase, splits, settings, reporter, callbacks)
+    result.compile_cache_hits = cache.count
     result.peak_gpu_mem_mb = memory.peak_gpu_mem_mb
     result.peak_gpu_mem_nvml_mb = memory.peak_gpu_mem_nvml_mb
     result.peak_host_rss_mb = memory.peak_host_rss_mb
@@ -125,8 +137,7 @@ def _train_and_test(classifier, phase, splits, settings, reporter, callbacks) ->
         start = recorder.clock()
         extractor = keras.Model(model.inputs, model.get_layer("pool").output)
         x_train, x_val = (
-            extractor.predict(x, batch_size=settings.batch_size, verbose=0)
-            for x in (x_train, x_val)
+            predict.predict(extractor, x, settings.batch_size) for x in (x_train, x_val)
         )
         result.features_time_s = recorder.clock() - start
         trainer = head_of(model)
@@ -142,21 +153,23 @@ def _train_and_test(classifier, phase, splits, settings, reporter, callbacks) ->
     epochs = getattr(settings, f"epochs_{phase}")
     reporter.start_phase(phase, epochs)
     start = recorder.clock()
+    validate = Validate(x_val, splits.y_val, settings.batch_size)  # first: the others read it
     trainer.fit(
         x_train,
         splits.y_train,
-        validation_data=(x_val, splits.y_val),
         batch_size=settings.batch_size,
         epochs=epochs,
         shuffle=True,
         verbose=0,
-        callbacks=[recorder, ReportEpochs(reporter, recorder), stopper, *callbacks],
+        callbacks=[validate, recorder, ReportEpochs(reporter, recorder), stopper, *callbacks],
     )
     result.train_time_s = recorder.clock() - start + (result.features_time_s or 0.0)
     result.epochs = recorder.records
     result.best_epoch = stopper.best_epoch + 1
     # The test split always goes through the whole classifier, images in.
-    logits, result.infer_images_per_s = predict_timed(model, splits.x_test, settings.batch_size)
+    logits, result.infer_images_per_s = predict.predict_timed(
+        model, splits.x_test, settings.batch_size
+    )
     result.infer_batch_size = settings.batch_size
     result.test = classification_metrics(splits.y_test, logits)
     return result
@@ -172,11 +185,3 @@ def head_of(model: keras.Model) -> keras.Model:
     features = keras.Input(model.get_layer("pool").output.shape[1:], name="features")
     logits = model.get_layer("logits")(model.get_layer("dropout")(features))
     return keras.Model(features, logits, name="head")
-
-
-def predict_timed(model: keras.Model, x: np.ndarray, batch_size: int):
-    """Logits of x, and images per second measured after a warm-up batch (tracing excluded)."""
-    model.predict(x[:batch_size], batch_size=batch_size, verbose=0)
-    start = time.perf_counter()
-    logits = model.predict(x, batch_size=batch_size, verbose=0)
-    return np.asarray(logits, dtype=np.float32), len(x) / (time.perf_counter() - start)

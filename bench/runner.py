@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from bench import cost, environment, registry
+from bench import compilation, cost, environment, registry
 from bench.data import Dataset, load_dataset
 from bench.data.splits import make_splits
 from bench.errors import BenchError
@@ -143,6 +143,7 @@ def base_row(run: Run, dataset: Dataset, settings: Settings, batch_size: int) ->
         "image_size": input_size(run.spec, settings.image_size),
         "batch_size": batch_size,
         "augment": settings.augment,
+        "augment_shift": settings.augment_shift if settings.augment else None,
         "jit": {None: "auto", True: "on", False: "off"}[settings.jit],
         "settings_hash": settings.protocol_hash(),
     }
@@ -154,6 +155,7 @@ def execute(
     """One run, seeded end to end, at `batch_size` (default: the settings'). A failure becomes
     a `failed` row; the suite goes on."""
     batch_size = batch_size or settings.batch_size
+    compilation.enable_persistent_cache()
     keras.backend.clear_session()
     keras.config.set_dtype_policy(precision_policy(settings.precision))
     keras.utils.set_random_seed(run.seed)
@@ -179,6 +181,7 @@ def execute(
             image_size=settings.image_size,
             weights=settings.weights,
             augment=settings.augment,
+            augment_shift=settings.augment_shift,
             dropout=settings.dropout,
             seed=run.seed,
         )
@@ -269,6 +272,8 @@ def record_phase(
             "efficiency": efficiency(test["test_accuracy"], result.params_total),
             "time_per_epoch_s": per_epoch,
             "first_epoch_s": result.epoch_seconds[0],
+            "compile_s": result.compile_s,
+            "compile_cache_hits": result.compile_cache_hits,
             "train_time_s": result.train_time_s,
             "features_time_s": result.features_time_s,
             "frozen_mode": settings.frozen_mode if result.phase == "frozen" else "end-to-end",

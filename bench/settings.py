@@ -51,7 +51,8 @@ class Settings:
     split_seed: int = 0  # fixes the train/test split of such data sets across runs
     limit: int | None = None  # at most this many training images, stratified
     test_limit: int | None = None  # at most this many test images, stratified (quick trials)
-    augment: bool = True  # horizontal flip and small translation, training only
+    augment: bool = True  # random horizontal flip and translation, training only
+    augment_shift: float = 0.1  # translation: up to this fraction of each side, whole pixels
     # How it runs: backend (empty: Keras's configured one), precision, XLA compilation.
     backend: str = ""  # tensorflow, jax or torch; each run's process starts with it
     precision: str = "float32"  # or "mixed": float16 (GPU) / bfloat16 compute, float32 logits
@@ -83,6 +84,7 @@ class Settings:
             ("dropout", 0 <= self.dropout < 1, "must be in [0, 1)"),
             ("val_fraction", 0 < self.val_fraction < 1, "must be between 0 and 1"),
             ("test_fraction", 0 < self.test_fraction < 1, "must be between 0 and 1"),
+            ("augment_shift", 0 <= self.augment_shift < 0.5, "must be in [0, 0.5)"),
             ("seeds", len(self.seeds) > 0, "must name at least one seed"),
             ("unfreeze", self.unfreeze > 0, "must be a fraction in (0, 1] or a layer count >= 1"),
         ]
@@ -116,6 +118,11 @@ class Settings:
         # The backend is in each row and run id; reports keep backends apart.
         skip = {"models", "seeds", "suite", "out", "data_dir", "min_batch_size", "backend"}
         protocol = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        # Augmentation on is a different protocol since it became bench's own flip and integer
+        # shift (Keras's RandomTranslation before): its shift fraction is always in the hash, so
+        # no such run pools with one from before. With augmentation off nothing changed.
+        if not self.augment:
+            del protocol["augment_shift"]
         # Settings added after results were first written count only when they differ from
         # their default, so those results keep their hash (and their runs are not redone).
         return {k: v for k, v in protocol.items() if k not in ADDED_LATER or v != ADDED_LATER[k]}
