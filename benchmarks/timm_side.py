@@ -3,6 +3,7 @@ inference images per second of a timm model (or any PyTorch module), timed like 
 benchmark. Prints one JSON line: {"train": ..., "infer": ...}.
 
     python benchmarks/timm_side.py resnet50 --batch-size 128 --steps 20 --precision mixed
+    python benchmarks/timm_side.py resnet50 --compile     # under torch.compile
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def torch_rates(net, args) -> dict:
     net = net.to(device)
     if device == "cuda":
         net = net.to(memory_format=torch.channels_last)
+    model = torch.compile(net) if getattr(args, "compile", False) else net
     mixed = args.precision == "mixed"
     dtype = torch.float16 if device == "cuda" else torch.bfloat16
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
@@ -46,7 +48,7 @@ def torch_rates(net, args) -> dict:
 
     def train_step():
         with torch.autocast(device, dtype=dtype, enabled=mixed):
-            loss = F.cross_entropy(net(batch()), labels)
+            loss = F.cross_entropy(model(batch()), labels)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -54,13 +56,13 @@ def torch_rates(net, args) -> dict:
 
     def infer_step():
         with torch.no_grad(), torch.autocast(device, dtype=dtype, enabled=mixed):
-            net(batch())
+            model(batch())
 
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     rates = {}
     for mode, step in (("train", train_step), ("infer", infer_step)):
         net.train(mode == "train")
-        for _ in range(2):  # warm-up: cuDNN autotuning, allocator
+        for _ in range(3):  # warm-up: cuDNN autotuning, allocator, torch.compile
             step()
         sync()
         start = time.perf_counter()
@@ -78,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--precision", choices=["float32", "mixed"], default="float32")
     parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--compile", action="store_true", help="run the model under torch.compile")
     args = parser.parse_args(argv)
     try:
         import timm

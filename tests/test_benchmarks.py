@@ -69,3 +69,33 @@ def test_the_torch_side_times_training_and_inference():
         [sys.executable, "-c", TORCH_SIDE, str(ROOT / "benchmarks")], capture_output=True, text=True
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_augment_compares_on_off_and_keras_layers(tmp_path):
+    saved = tmp_path / "augment.json"
+    args = ["--model", "simple_cnn", "--image-size", "32", "--batch-size", "16", "--steps", "2"]
+    args += ["--epochs", "2", "--repeats", "1", "--keras-layers", "--save", str(saved)]
+    assert load("augment").main(args) == 0
+    record = json.loads(saved.read_text())
+    assert set(record["best"]) == {"off", "on", "keras-layers"}
+    assert all(rate > 0 for rate in record["best"].values())
+    assert record["ratios"]["on/off"] == record["best"]["on"] / record["best"]["off"]
+
+
+def test_suite_measures_each_model_and_labels_the_projection(tmp_path):
+    saved, out = tmp_path / "suite.json", tmp_path / "results"
+    args = ["--models", "simple_cnn,MobileNetV3Small", "--dataset", "digits", "--image-size", "32"]
+    args += ["--limit", "100", "--test-limit", "50", "--epochs-frozen", "2"]
+    args += ["--epochs-finetune", "1", "--epochs-scratch", "2", "--full", "1000,100,200"]
+    assert load("suite").main([*args, "--out", str(out), "--save", str(saved)]) == 0
+    record = json.loads(saved.read_text())
+    models = {m["model"]: m for m in record["models"]}
+    assert set(models["MobileNetV3Small"]["projection"]["phases_s"]) == {"frozen", "finetune"}
+    assert set(models["simple_cnn"]["projection"]["phases_s"]) == {"scratch"}
+    assert (out / "weights" / "MobileNetV3Small-32.weights.h5").is_file()
+    # The cifar10 suite's limits are projected: 10 frozen epochs where 2 ran.
+    assert record["epoch_limits_projected"]["frozen"] == 10
+    frozen = models["MobileNetV3Small"]["measured"][0]
+    assert frozen["phase"] == "frozen" and frozen["epochs_run"] == 2
+    assert record["projection_s"] == sum(m["projection"]["total_s"] for m in models.values())
+    assert record["projection_s"] > record["measured_s"]  # 10x the data, more epochs
