@@ -8,7 +8,6 @@ import sys
 
 import pandas as pd
 
-from bench.compilation import set_cache_environment
 from bench.errors import BenchError
 from bench.progress import make_reporter
 from bench.settings import Settings, load_config, resolve
@@ -35,7 +34,6 @@ def run(
     resolved = resolve(load_config(config), suite, {"models": models, **settings})
     # JAX otherwise reserves 75% of the GPU up front, and its memory figures mean nothing.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-    set_cache_environment()  # torch.compile's caches, for every run's process
     if resolved.backend and "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = resolved.backend  # this process too: TF may be absent
     from bench.runner import run_suite

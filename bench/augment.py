@@ -3,7 +3,7 @@ translation by pad-and-crop, per image, in `keras.ops` only.
 
 Keras's `RandomTranslation` is a bilinear affine transform per pixel and is not jit-safe, so it
 turns XLA off for the whole model: on a GPU the default protocol trained 50-70x slower with it.
-This layer is two gathers with reflected indices, compiles with the model on every backend, and
+This layer is one gather of whole pixels, compiles with the model on every backend, and
 runs at the stored size, before resizing, where it is cheapest.
 
 Its random draws come from a counter-based integer hash of (seed, step, image, draw) in int32
@@ -19,7 +19,7 @@ import numpy as np
 from keras import ops
 
 # Draw numbers: each image gets independent streams for its flip and its two shifts.
-FLIP, SHIFT_Y, SHIFT_X = 0, 1, 2
+FLIP, SHIFT_Y, SHIFT_X = STREAMS = (0, 1, 2)
 MIXES = (np.int32(0x7FEB352D), np.int32(0x846CA68B - (1 << 32)))  # lowbias32 (C. Wellons)
 
 
@@ -40,7 +40,7 @@ def hash32(x):
 def draws(seed, step, count: int, stream: int):
     """`count` non-negative int32 random numbers (below 2**24) for one stream of one step."""
     key = hash32(ops.add(hash32(ops.cast(seed, "int32")), ops.cast(step, "int32")))
-    index = ops.arange(count, dtype="int32") * 3 + stream
+    index = ops.arange(count, dtype="int32") * len(STREAMS) + stream
     return _shift_right(hash32(ops.bitwise_xor(hash32(index), key)), 8)
 
 
@@ -53,15 +53,18 @@ def reflect(index, size: int):
 
 def flip_and_shift(images, flips, dy, dx):
     """Flip the images whose `flips` is true, then move each by (dy, dx) whole pixels,
-    filling the uncovered border by reflection. images: (n, h, w, c); flips, dy, dx: (n,)."""
+    filling the uncovered border by reflection. images: (n, h, w, c); flips, dy, dx: (n,).
+
+    One gather of whole pixels: each output pixel's source pixel is computed, the flip folded
+    into the column, so no index tensor is larger than the images' pixel count."""
     n, h, w, c = ops.shape(images)
-    images = ops.where(ops.reshape(flips, (-1, 1, 1, 1)), ops.flip(images, axis=2), images)
-    rows = reflect(ops.arange(h, dtype="int32")[None, :] - dy[:, None], h)
-    cols = reflect(ops.arange(w, dtype="int32")[None, :] - dx[:, None], w)
-    rows = ops.broadcast_to(ops.reshape(rows, (-1, h, 1, 1)), (n, h, w, c))
-    images = ops.take_along_axis(images, rows, axis=1)
-    cols = ops.broadcast_to(ops.reshape(cols, (-1, 1, w, 1)), (n, h, w, c))
-    return ops.take_along_axis(images, cols, axis=2)
+    rows = reflect(ops.arange(h, dtype="int32")[None, :] - dy[:, None], h)  # (n, h)
+    cols = reflect(ops.arange(w, dtype="int32")[None, :] - dx[:, None], w)  # (n, w)
+    cols = ops.where(flips[:, None], w - 1 - cols, cols)
+    image = ops.arange(n, dtype="int32")[:, None, None]
+    source = (image * h + rows[:, :, None]) * w + cols[:, None, :]  # (n, h, w)
+    pixels = ops.take(ops.reshape(images, (-1, c)), ops.reshape(source, (-1,)), axis=0)
+    return ops.reshape(pixels, ops.shape(images))
 
 
 def max_shift(side: int, fraction: float) -> int:

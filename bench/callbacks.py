@@ -24,7 +24,8 @@ class Validate(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         start = EpochRecorder.clock()
         logits = predict.predict(self.model, self.x, self.batch_size)
-        logs["val_loss"] = predict.sparse_cross_entropy(self.y, logits)
+        # float32, as Keras's own val_loss: early stopping compares the values in float32.
+        logs["val_loss"] = float(np.float32(predict.sparse_cross_entropy(self.y, logits)))
         logs["val_accuracy"] = float(np.mean(logits.argmax(axis=1) == self.y))
         logs["val_time_s"] = EpochRecorder.clock() - start
 

@@ -36,19 +36,19 @@ def jax_cache_config() -> dict[str, object]:
     }
 
 
-def set_cache_environment() -> None:
-    """Point every backend's compilation cache at bench's cache folder through the environment,
-    which each run's process inherits and reads when it imports JAX or torch (so this runs
-    before any of them starts); a user's own setting wins."""
-    for name, value in jax_cache_config().items():
-        os.environ.setdefault(name.upper(), str(value))
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_folder("torch") / "inductor"))
-    os.environ.setdefault("TRITON_CACHE_DIR", str(cache_folder("torch") / "triton"))
+def cache_environment() -> dict[str, str]:
+    """The environment that points each backend's compilation cache at bench's cache folder,
+    for a run's process, which reads it when it imports JAX or torch; a variable the user set
+    is left out, so theirs wins."""
+    wanted = {name.upper(): str(value) for name, value in jax_cache_config().items()}
+    wanted["TORCHINDUCTOR_CACHE_DIR"] = str(cache_folder("torch") / "inductor")
+    wanted["TRITON_CACHE_DIR"] = str(cache_folder("torch") / "triton")
+    return {name: value for name, value in wanted.items() if name not in os.environ}
 
 
 def enable_persistent_cache() -> None:
-    """Turn JAX's cache on in a process that imported JAX without that environment (a script,
-    `--in-process` from Python); it takes effect if nothing has been compiled yet."""
+    """Turn JAX's cache on in a process that imported JAX without that environment
+    (`--in-process`, a script); it takes effect if nothing has been compiled yet."""
     if keras.backend.backend() != "jax":
         return
     import jax

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.compilation import cache_environment
 from bench.data import Dataset
 from bench.settings import Settings
 
@@ -79,13 +80,14 @@ def _child(connection, run, folder: Path, settings: Settings, batch_size: int, l
 
 
 def _start(process, backend: str) -> None:
-    """Start the child on `backend` (KERAS_BACKEND is read when Keras is first imported, which
-    in the child happens while it unpickles its arguments) and with SIGINT ignored (an ignored
-    signal stays ignored in a new process), so Ctrl-C reaches the parent alone, which then
-    stops the child."""
-    saved = os.environ.get("KERAS_BACKEND")
-    if backend:
-        os.environ["KERAS_BACKEND"] = backend
+    """Start the child on `backend`, with the compilation caches in bench's cache folder
+    (KERAS_BACKEND and the caches' variables are read when Keras, JAX or torch are first
+    imported, which in the child happens while it unpickles its arguments), and with SIGINT
+    ignored (an ignored signal stays ignored in a new process), so Ctrl-C reaches the parent
+    alone, which then stops the child. The parent's own environment is left as it was."""
+    extra = cache_environment() | ({"KERAS_BACKEND": backend} if backend else {})
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
     main = threading.current_thread() is threading.main_thread()  # only it may set handlers
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
@@ -93,10 +95,11 @@ def _start(process, backend: str) -> None:
     finally:
         if main:
             signal.signal(signal.SIGINT, previous)
-        if saved is None:
-            os.environ.pop("KERAS_BACKEND", None)
-        else:
-            os.environ["KERAS_BACKEND"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def run_in_process(run, shared: SharedDataset, settings: Settings, batch_size: int, reporter):

@@ -14,7 +14,6 @@ on / off at least 0.95.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -25,7 +24,6 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 import keras  # noqa: E402
 
 from bench import environment, registry  # noqa: E402
-from bench.data.splits import Splits  # noqa: E402
 from bench.model import Classifier, build_classifier  # noqa: E402
 from bench.progress import SilentReporter  # noqa: E402
 from bench.protocol import run_phase  # noqa: E402
@@ -33,7 +31,7 @@ from bench.runner import precision_policy  # noqa: E402
 from bench.settings import Settings  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from timm_side import synthetic  # noqa: E402
+from common import save, synthetic_splits  # noqa: E402
 
 VARIANTS = ("off", "on", "keras-layers")
 
@@ -61,9 +59,7 @@ def rate(variant: str, args) -> float:
     keras.config.set_dtype_policy(precision_policy(args.precision))
     keras.utils.set_random_seed(0)
     count = args.batch_size * args.steps
-    splits = Splits(
-        *synthetic(count), *synthetic(args.batch_size, seed=1), *synthetic(count, seed=2)
-    )
+    splits = synthetic_splits(args.batch_size, args.steps)
     settings = Settings(
         batch_size=args.batch_size,
         epochs_scratch=args.epochs,
@@ -104,17 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  augmentation {variant:>12}: {best[variant]:10.1f} img/s")
     for name, value in ratios.items():
         print(f"  {name}: {value:.3f}")
-    record = {
-        "command": "python benchmarks/augment.py " + " ".join(argv or sys.argv[1:]),
-        "settings": vars(args),
-        "environment": environment.describe(),
-        "packages": {p: environment.version(p) for p in ("keras", "jax", "torch", "tensorflow")},
-        "images_per_s": rates,
-        "best": best,
-        "ratios": ratios,
-    }
-    if args.save:
-        Path(args.save).write_text(json.dumps(record, indent=2, default=str) + "\n")
+    save(args.save, __file__, argv, args, images_per_s=rates, best=best, ratios=ratios)
     return 0
 
 

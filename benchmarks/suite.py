@@ -23,7 +23,6 @@ as a projection wherever it is printed or saved.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -34,8 +33,11 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import pandas as pd  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+from common import save  # noqa: E402
+
 import bench  # noqa: E402
-from bench import environment, registry  # noqa: E402
+from bench import registry  # noqa: E402
 from bench.settings import load_config, resolve  # noqa: E402
 
 PHASE_EPOCHS = {
@@ -173,19 +175,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{'suite':>18}: measured {measured:8.1f} s | projection, full split: {projected:8.1f} s"
         f" ({projected / 3600:.2f} h)"
     )
-    record = {
-        "command": "python benchmarks/suite.py " + " ".join(argv or sys.argv[1:]),
-        "settings": vars(args),
-        "environment": environment.describe(),
-        "packages": {p: environment.version(p) for p in ("keras", "jax", "torch", "tensorflow")},
-        "full_split": full,
-        "epoch_limits_projected": {p: getattr(suite, k) for p, k in PHASE_EPOCHS.items()},
-        "models": models,
-        "measured_s": measured,
-        "projection_s": projected,
-    }
-    if args.save:
-        Path(args.save).write_text(json.dumps(record, indent=2, default=str) + "\n")
+    save(
+        args.save,
+        __file__,
+        argv,
+        args,
+        full_split=full,
+        epoch_limits_projected={p: getattr(suite, k) for p, k in PHASE_EPOCHS.items()},
+        models=models,
+        measured_s=measured,
+        projection_s=projected,
+    )
     return 0
 
 

@@ -33,8 +33,7 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import keras  # noqa: E402
 
-from bench import environment, registry  # noqa: E402
-from bench.data.splits import Splits  # noqa: E402
+from bench import registry  # noqa: E402
 from bench.model import build_classifier  # noqa: E402
 from bench.progress import SilentReporter  # noqa: E402
 from bench.protocol import run_phase  # noqa: E402
@@ -42,7 +41,7 @@ from bench.runner import precision_policy  # noqa: E402
 from bench.settings import Settings  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from timm_side import synthetic  # noqa: E402  (the same images for both sides)
+from common import save, synthetic_splits  # noqa: E402
 
 TIMM_NAMES = {
     "ResNet50": "resnet50",
@@ -57,9 +56,7 @@ def harness(model: str, args) -> dict:
     keras.config.set_dtype_policy(precision_policy(args.precision))
     keras.utils.set_random_seed(0)
     count = args.batch_size * args.steps
-    x, y = synthetic(count)
-    xv, yv = synthetic(args.batch_size, seed=1)
-    splits = Splits(x, y, xv, yv, *synthetic(count, seed=2))
+    splits = synthetic_splits(args.batch_size, args.steps)
     settings = Settings(
         batch_size=args.batch_size,
         epochs_scratch=args.epochs,
@@ -133,15 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         if compiled:
             line += f" | vs timm compiled: train {row['ratio_compiled']['train']:.2f}"
         print(line, flush=True)
-    record = {
-        "command": "python benchmarks/throughput.py " + " ".join(argv or sys.argv[1:]),
-        "settings": vars(args),
-        "environment": environment.describe(),
-        "packages": {p: environment.version(p) for p in ("keras", "torch", "timm", "jax")},
-        "rows": rows,
-    }
-    if args.save:
-        Path(args.save).write_text(json.dumps(record, indent=2, default=str) + "\n")
+    save(args.save, __file__, argv, args, rows=rows)
     return 0
 
 

@@ -62,16 +62,22 @@ def test_same_weights_same_predictions_on_tensorflow_and_jax(tmp_path, model):
 def test_a_run_end_to_end_on_another_backend(tmp_path, backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} not installed (pip install -e .[{backend}]); CI installs jax")
-    out = tmp_path / "results"
+    out, cache = tmp_path / "results", tmp_path / "cache"
     args = ["run", "--backend", backend, "--models", "simple_cnn", "--dataset", "digits"]
     args += ["--weights", "none", "--epochs-scratch", "3", "--limit", "400", "--out", str(out)]
-    result = run_cli(*args)
+    result = run_cli(*args, "--seeds", "0,1", env={"BENCH_CACHE": str(cache)})
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    row = pd.read_csv(out / "runs.csv").iloc[0]
-    assert row["backend"] == backend and row["status"] == "ok"
-    assert row["test_accuracy"] > 0.3  # chance is 0.1
-    assert 0 <= row["data_wait_share"] < 1
+    rows = pd.read_csv(out / "runs.csv").set_index("seed")
+    assert (rows["backend"] == backend).all() and (rows["status"] == "ok").all()
+    assert (rows["test_accuracy"] > 0.3).all()  # chance is 0.1
+    assert rows["data_wait_share"].between(0, 1).all() and (rows["compile_s"] >= 0).all()
     assert backend in (out / "ranking.md").read_text()
+    if backend == "jax":  # the second run loads its programs from JAX's persistent cache
+        assert rows.loc[0, "compile_cache_hits"] == 0  # a fresh cache: everything compiled
+        assert rows.loc[1, "compile_cache_hits"] > 0
+        assert len(list((cache / "compiled" / "jax").iterdir())) > 0
+    else:
+        assert rows["compile_cache_hits"].isna().all()
 
 
 def test_mixed_precision_keeps_logits_and_loss_in_float32():
