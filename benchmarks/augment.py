@@ -25,13 +25,9 @@ import keras  # noqa: E402
 
 from bench import environment, registry  # noqa: E402
 from bench.model import Classifier, build_classifier  # noqa: E402
-from bench.progress import SilentReporter  # noqa: E402
-from bench.protocol import run_phase  # noqa: E402
-from bench.runner import precision_policy  # noqa: E402
-from bench.settings import Settings  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import save, synthetic_splits  # noqa: E402
+from common import save, train_synthetic  # noqa: E402
 
 VARIANTS = ("off", "on", "keras-layers")
 
@@ -55,23 +51,9 @@ def classifier_for(variant: str, model: str, args) -> Classifier:
 
 def rate(variant: str, args) -> float:
     """Training images per second of the fastest epoch after the first."""
-    keras.backend.clear_session()
-    keras.config.set_dtype_policy(precision_policy(args.precision))
-    keras.utils.set_random_seed(0)
-    count = args.batch_size * args.steps
-    splits = synthetic_splits(args.batch_size, args.steps)
-    settings = Settings(
-        batch_size=args.batch_size,
-        epochs_scratch=args.epochs,
-        patience=args.epochs,
-        precision=args.precision,
-        image_size=args.image_size,
-        augment=variant == "on",
-    )
-    result = run_phase(
-        classifier_for(variant, args.model, args), "scratch", splits, settings, SilentReporter()
-    )
-    return count / min(result.epoch_seconds[1:])
+    build = lambda: classifier_for(variant, args.model, args)  # noqa: E731
+    result = train_synthetic(build, args, augment=variant == "on")
+    return args.batch_size * args.steps / min(result.epoch_seconds[1:])
 
 
 def main(argv: list[str] | None = None) -> int:

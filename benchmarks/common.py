@@ -5,20 +5,44 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import keras
 from timm_side import synthetic  # the same images timm's side gets
 
 from bench import environment
 from bench.data.splits import Splits
+from bench.model import Classifier
+from bench.progress import SilentReporter
+from bench.protocol import PhaseResult, run_phase
+from bench.runner import precision_policy
+from bench.settings import Settings
 
 PACKAGES = ("keras", "jax", "torch", "timm", "tensorflow")
 
 
-def synthetic_splits(batch_size: int, steps: int) -> Splits:
-    """`steps` full batches to train and test on, one batch to validate on."""
-    count = batch_size * steps
-    return Splits(*synthetic(count), *synthetic(batch_size, seed=1), *synthetic(count, seed=2))
+def train_synthetic(build: Callable[[], Classifier], args, augment: bool) -> PhaseResult:
+    """The scratch phase of `build()` through the harness (`run_phase`, as `bench run` measures
+    it), fresh and seeded, on `args.steps` full batches of synthetic CIFAR-sized images (one
+    batch to validate on); args: batch_size, steps, epochs, precision, image_size, jit."""
+    keras.backend.clear_session()
+    keras.config.set_dtype_policy(precision_policy(args.precision))
+    keras.utils.set_random_seed(0)
+    count = args.batch_size * args.steps
+    splits = Splits(
+        *synthetic(count), *synthetic(args.batch_size, seed=1), *synthetic(count, seed=2)
+    )
+    settings = Settings(
+        batch_size=args.batch_size,
+        epochs_scratch=args.epochs,
+        patience=args.epochs,
+        precision=args.precision,
+        jit=getattr(args, "jit", None),
+        image_size=args.image_size,
+        augment=augment,
+    )
+    return run_phase(build(), "scratch", splits, settings, SilentReporter())
 
 
 def save(path: str | None, script: str, argv: list[str] | None, args, **figures) -> None:

@@ -31,17 +31,12 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
-import keras  # noqa: E402
 
 from bench import registry  # noqa: E402
 from bench.model import build_classifier  # noqa: E402
-from bench.progress import SilentReporter  # noqa: E402
-from bench.protocol import run_phase  # noqa: E402
-from bench.runner import precision_policy  # noqa: E402
-from bench.settings import Settings  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import save, synthetic_splits  # noqa: E402
+from common import save, train_synthetic  # noqa: E402
 
 TIMM_NAMES = {
     "ResNet50": "resnet50",
@@ -52,29 +47,12 @@ TIMM_NAMES = {
 
 def harness(model: str, args) -> dict:
     """Images per second as the harness measures and records them."""
-    keras.backend.clear_session()
-    keras.config.set_dtype_policy(precision_policy(args.precision))
-    keras.utils.set_random_seed(0)
+    spec = registry.get(model)
+    build = lambda: build_classifier(  # noqa: E731
+        spec, (32, 32, 3), 10, image_size=args.image_size, weights="none", augment=args.augment
+    )
+    result = train_synthetic(build, args, augment=args.augment)
     count = args.batch_size * args.steps
-    splits = synthetic_splits(args.batch_size, args.steps)
-    settings = Settings(
-        batch_size=args.batch_size,
-        epochs_scratch=args.epochs,
-        patience=args.epochs,
-        precision=args.precision,
-        jit=args.jit,
-        image_size=args.image_size,
-        augment=args.augment,
-    )
-    classifier = build_classifier(
-        registry.get(model),
-        (32, 32, 3),
-        10,
-        image_size=args.image_size,
-        weights="none",
-        augment=args.augment,
-    )
-    result = run_phase(classifier, "scratch", splits, settings, SilentReporter())
     return {"train": count / result.time_per_epoch_s, "infer": result.infer_images_per_s}
 
 
