@@ -12,7 +12,9 @@ same model compiles its programs from nothing (25-80 s for a 224-px ResNet on a 
 
 from __future__ import annotations
 
+import getpass
 import os
+import tempfile
 from pathlib import Path
 
 import keras
@@ -43,7 +45,23 @@ def cache_environment() -> dict[str, str]:
     wanted = {name.upper(): str(value) for name, value in jax_cache_config().items()}
     wanted["TORCHINDUCTOR_CACHE_DIR"] = str(cache_folder("torch") / "inductor")
     wanted["TRITON_CACHE_DIR"] = str(cache_folder("torch") / "triton")
-    return {name: value for name, value in wanted.items() if name not in os.environ}
+    return {name: value for name, value in wanted.items() if not _set_by_user(name)}
+
+
+def _set_by_user(name: str) -> bool:
+    """Whether a cache variable holds a choice of the user's. Importing torch (Keras on the
+    torch backend does) writes torch's default inductor folder into the environment, which
+    does not count."""
+    value = os.environ.get(name)
+    if name == "TORCHINDUCTOR_CACHE_DIR":
+        return value is not None and Path(value) != torch_default_inductor_folder()
+    return value is not None
+
+
+def torch_default_inductor_folder() -> Path:
+    """Where torch puts its inductor cache unless told otherwise."""
+    user = "".join(c if c.isalnum() else "_" for c in getpass.getuser())
+    return Path(tempfile.gettempdir()) / f"torchinductor_{user}"
 
 
 def enable_persistent_cache() -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bench import predict, registry
+from bench.compilation import cache_environment, torch_default_inductor_folder
 from bench.data import load_dataset
 from bench.data.splits import make_splits
 from bench.model import build_classifier
@@ -98,3 +99,17 @@ def test_compile_seconds_are_the_first_epochs_excess():
     assert PhaseResult("scratch", 1e-3, 1, 1, epochs=epochs[:1]).compile_s is None
     fast_first = [{"epoch_time_s": 1.0, "val_time_s": 0.1}, *epochs[1:]]
     assert PhaseResult("scratch", 1e-3, 1, 1, epochs=fast_first).compile_s == 0.0
+
+
+def test_run_processes_get_the_caches_unless_the_user_chose_their_own(monkeypatch, tmp_path):
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path))
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    # What importing torch leaves in the environment is not a choice of the user's.
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(torch_default_inductor_folder()))
+    given = cache_environment()
+    assert given["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "compiled" / "jax")
+    assert given["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "compiled" / "torch" / "inductor")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "mine"))
+    given = cache_environment()
+    assert "TORCHINDUCTOR_CACHE_DIR" not in given and "JAX_COMPILATION_CACHE_DIR" not in given
