@@ -10,8 +10,8 @@ from scipy import stats
 
 from bench.comparison import Comparison
 from bench.errors import BenchError
+from bench.settings import PHASES
 
-PHASES = ("frozen", "finetune", "scratch")
 FINAL_ORDER = ("finetune", "scratch", "frozen")  # a model's result under the protocol
 PHASE_NAMES = {
     "final": "the final phase (fine-tuned; from scratch for baselines)",

@@ -9,6 +9,7 @@ import sys
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.native_logs import filtered_stderr
 from bench.progress import make_reporter
 from bench.settings import Settings, load_config, resolve
 
@@ -38,11 +39,13 @@ def run(
         os.environ["KERAS_BACKEND"] = resolved.backend  # this process too: TF may be absent
     from bench.runner import run_suite
 
-    reporter = make_reporter(quiet)
-    try:
-        frame = run_suite(resolved, reporter, force=force, isolate=isolate)
-    finally:
-        reporter.close()
+    debugging = logging.getLogger("bench").getEffectiveLevel() <= logging.DEBUG
+    with filtered_stderr(debugging):
+        reporter = make_reporter(quiet)
+        try:
+            frame = run_suite(resolved, reporter, force=force, isolate=isolate)
+        finally:
+            reporter.close()
     if not frame.empty:
         write_report(resolved, quiet)
     return frame

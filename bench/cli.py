@@ -8,7 +8,9 @@ import logging
 import os
 import sys
 
-from bench.errors import BenchError
+from bench import __version__
+from bench.errors import BenchError, shorten
+from bench.native_logs import filtered_stderr
 from bench.progress import print_table
 
 
@@ -94,7 +96,12 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="size the model resizes images to on the device (default 224)",
     )
-    proto.add_argument("--batch-size", type=int, metavar="N")
+    proto.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        help="training and inference batch size (default 64; halved on out of memory)",
+    )
     proto.add_argument(
         "--epochs-frozen", type=int, metavar="N", help="epochs of the head on the frozen backbone"
     )
@@ -223,8 +230,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             spec.imagenet_top1 or "",
             "imagenet" if spec.pretrained else "scratch",
         ]
-        for spec in registry.REGISTRY.values()
-        if not args.family or spec.family == args.family
+        for spec in registry.select([f"family:{args.family}" if args.family else "all"])
     ]
     print_table(header, rows)
     return 0
@@ -237,8 +243,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     header = ["model", "family", "preprocessing", "default size", "image size"]
     header += ["params (M)", "backbone params (M)", "GMACs", "ImageNet top-1 %"]
     rows = []
-    for name in args.models:
-        spec = registry.get(name)
+    for spec in registry.select(args.models):
         size = input_size(spec, args.image_size or spec.default_size)
         # Random weights: the architecture (params, MACs) is the same, and nothing downloads.
         classifier = build_classifier(
@@ -365,7 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bench", description="Compare pretrained Keras image backbones under one protocol."
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show tracebacks of errors, debug messages and the backends' own log lines",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
         "run",
@@ -381,7 +391,12 @@ def build_parser() -> argparse.ArgumentParser:
         "info",
         help="a backbone's family, preprocessing, sizes, params and GMACs (trains nothing)",
     )
-    info.add_argument("models", nargs="+", metavar="MODEL", help="model name(s), see bench list")
+    info.add_argument(
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help="model names, family:NAME or all, as for run --models (see bench list)",
+    )
     info.add_argument(
         "--image-size", type=int, metavar="N", help="input size (default: the model's own)"
     )
@@ -429,18 +444,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="bench: %(levelname)s: %(message)s",
     )
+    if not args.debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads
+    with filtered_stderr(args.debug):  # what TF_CPP_MIN_LOG_LEVEL does not silence
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except BenchError as err:
         if args.debug:
             raise
-        print(f"bench: error: {err}", file=sys.stderr)
+        print(f"bench: error: {shorten(err, 2000)}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the file system refused: a name too long, a full disk
+        if args.debug:
+            raise
+        where = f": {shorten(err.filename)}" if err.filename else ""
+        print(f"bench: error: {err.strerror or err}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bench: interrupted; results already written are kept", file=sys.stderr)
@@ -449,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"bench: internal error: {type(err).__name__}: {err} (--debug shows the traceback)",
+            f"bench: internal error: {type(err).__name__}: {shorten(err, 2000)} "
+            "(--debug shows the traceback)",
             file=sys.stderr,
         )
         return 1

@@ -105,11 +105,12 @@ def _filter(runs: pd.DataFrame, dataset: str | None, models: list[str] | None) -
 
 
 def _comparisons(runs: pd.DataFrame, protocols: dict) -> list[pd.DataFrame]:
-    """Split runs into comparable groups: equal protocol but for the weights, and one backend;
-    one group per pretrained weights (imagenet, or a file), each with the from-scratch runs
-    beside it."""
+    """Split runs into comparable groups: equal protocol but for the weights, one backend and
+    the same images; one group per pretrained weights (imagenet, or a file), each with the
+    from-scratch runs beside it."""
     key = runs["settings_hash"].map(lambda h: _without_weights(h, protocols))
     key += "/" + runs["backend"].fillna("").astype(str)  # backends are compared, not pooled
+    key += "/" + runs["data_fingerprint"].fillna("").astype(str)  # a changed data set too
     groups = []
     for _, rows in runs.groupby(key, sort=False):
         pretrained = sorted(set(rows["weights"]) - {"none"})

@@ -6,3 +6,13 @@ class BenchError(Exception):
 
     The command line prints it without a traceback; anything else that escapes is a bug.
     """
+
+
+def shorten(value: object, limit: int = 120) -> str:
+    """A value as it goes into a message: its head and its tail when it is long (a 5 MB
+    string in a settings file must not fill the terminal)."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return f"{text[:half]}…{text[-half:]} ({len(text)} characters)"

@@ -1,6 +1,6 @@
 """Peak memory of a phase: the backend allocator's GPU peak, NVML's view of the card, host RSS.
 
-PROTOCOL.md section 3: the GPU figure is the peak the framework itself allocated, asked of the
+The GPU figure is the peak the framework itself allocated, asked of the
 running backend (TensorFlow, PyTorch and JAX each keep their own statistics); it is empty, not
 zero, where there is no GPU. NVML's device-wide peak, sampled while the phase runs, is recorded
 beside it as a cross-check: it must be at least the allocator's peak (it adds the CUDA context

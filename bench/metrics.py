@@ -1,4 +1,4 @@
-"""Test-set figures from one pass of predictions (PROTOCOL.md section 3)."""
+"""Test-set figures from one pass of predictions (README, "Measurements")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Builds the classifier of PROTOCOL.md section 2 around a registry entry.
+"""Builds the classifier of the protocol (README, "The protocol") around a registry entry.
 
 uint8 image -> float -> augmentation (training only, at the stored size) -> Resizing(image_size)
 -> the backbone's own preprocess_input -> backbone(training=False) -> GlobalAveragePooling ->
@@ -42,6 +42,11 @@ def input_size(spec: ModelSpec, image_size: int) -> int:
     return size
 
 
+def is_transfer(spec: ModelSpec, weights: str) -> bool:
+    """Transfer learning: a pretrained architecture given weights (imagenet or a file)."""
+    return spec.pretrained and weights != "none"
+
+
 def build_classifier(
     spec: ModelSpec,
     input_shape: tuple[int, int, int],
@@ -65,7 +70,7 @@ def build_classifier(
         net = spec.build((size, size, 3), num_classes)
         return Classifier(keras.Model(inputs, net(x), name=spec.name), net, size, False)
 
-    transfer = weights != "none"
+    transfer = is_transfer(spec, weights)
     if spec.module is not None:
         x = Preprocess(spec.module, name="preprocess")(x)
     backbone = load_backbone(spec, size, weights)

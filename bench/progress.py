@@ -101,16 +101,22 @@ class SilentReporter(PlainReporter):
         pass
 
 
-def print_table(header: list[str], rows: list[list], numbers_from: int | None = None) -> None:
+def print_table(
+    header: list[str], rows: list[list], numbers_from: int | None = None, names: int = 0
+) -> None:
     """A rich table on a terminal; plain GitHub Markdown when piped, so nothing wraps.
-    `numbers_from`: cells are preformatted text and columns from this one on align right."""
+    `numbers_from`: cells are preformatted text and columns from this one on align right.
+    `names`: the column of model names, which a narrow terminal must never cut."""
     if sys.stdout.isatty():
         from rich.table import Table
 
         table = Table()
         for index, name in enumerate(header):
             right = numbers_from is not None and index >= numbers_from
-            table.add_column(name, justify="right" if right else "left")
+            whole = (
+                max((len(str(row[index])) for row in rows), default=0) if index == names else None
+            )
+            table.add_column(name, justify="right" if right else "left", min_width=whole)
         for row in rows:
             table.add_row(*(str(cell) for cell in row))
         Console().print(table)

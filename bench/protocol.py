@@ -1,4 +1,4 @@
-"""The training phases of PROTOCOL.md section 2: frozen, finetune, scratch.
+"""The training phases of the protocol (README, "The protocol"): frozen, finetune, scratch.
 
 Each phase sets what is trainable, recompiles (a change of `trainable` has no effect until the
 model is compiled again), trains with early stopping on validation loss (best weights restored)
@@ -70,11 +70,15 @@ class PhaseResult:
         return sum(e["data_wait_s"] for e in epochs) / total if total > 0 else None
 
 
+def phase_names(transfer: bool, settings: Settings) -> list[str]:
+    """Pretrained backbones: frozen then finetune. From random weights: scratch. A phase
+    with 0 epochs is left out."""
+    names = ["frozen", "finetune"] if transfer else ["scratch"]
+    return [p for p in names if getattr(settings, f"epochs_{p}") > 0]
+
+
 def phases_for(classifier: Classifier, settings: Settings) -> list[str]:
-    """Pretrained backbones: frozen then finetune. From random weights: scratch."""
-    if not classifier.transfer:
-        return ["scratch"] if settings.epochs_scratch > 0 else []
-    return [p for p in ("frozen", "finetune") if getattr(settings, f"epochs_{p}") > 0]
+    return phase_names(classifier.transfer, settings)
 
 
 def unfrozen_layers(backbone: keras.Model, unfreeze: int | float) -> list[keras.layers.Layer]:

@@ -17,6 +17,7 @@ from bench.aggregate import (
     summary,
 )
 from bench.comparison import Comparison, load_comparison
+from bench.errors import BenchError
 from bench.progress import print_table
 from bench.results import ResultsStore, write_atomically
 
@@ -71,6 +72,11 @@ class Report:
 
 def build(comparison: Comparison, metric: str = "test_accuracy", phase: str = "final") -> Report:
     table = ranking(comparison, metric, phase)
+    if table["rank"].isna().all():
+        raise BenchError(
+            f"nothing to rank: no model of {comparison.describe()} has {metric} in "
+            f"{PHASE_NAMES[phase]} (bench report --phase chooses another phase)"
+        )
     columns = [c for c in COLUMNS if not c.optional or _has(table, c.figure)]
     if metric != "test_accuracy":  # otherwise the score is already a phase's accuracy column
         scale = 100 if metric.endswith("accuracy") or metric == "overfit_gap" else 1
@@ -240,6 +246,6 @@ def show(report: Report, fmt: str = "table") -> None:
         print(report.summary.to_csv(index=False), end="")
     else:
         print(report.title)
-        print_table(report.header, report.rows, numbers_from=3)
+        print_table(report.header, report.rows, numbers_from=3, names=1)
         for line in report.notes + [f"failed run: {f}" for f in report.failures]:
             print(line)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.errors import BenchError
+from bench.errors import BenchError, shorten
 from bench.settings import Settings
 
 ENV_FILE = "env.json"
@@ -34,9 +34,11 @@ RUN_COLUMNS = [
     "model",
     "family",
     "dataset",
+    "data_fingerprint",
     "num_classes",
     "train_size",
     "val_size",
+    "val_source",
     "test_size",
     "weights",
     "seed",
@@ -98,6 +100,9 @@ EPOCH_COLUMNS = [
 CLASS_COLUMNS = ["run_id", "phase", "class_index", "class_name", "test_accuracy", "support"]
 CONFUSION_COLUMNS = ["run_id", "phase", "true_index", "predicted_index", "count"]
 
+# What every complete row of a run has: a row without them was cut short (a torn last line).
+COMPLETE_RUN_COLUMNS = ["status", "phase", "settings_hash", "backend", "keras_version"]
+COMPLETE_OK_COLUMNS = ["test_accuracy", "params_total"]
 # Columns that hold text, whatever their values look like.
 TEXT_COLUMNS = {
     "run_id",
@@ -108,6 +113,8 @@ TEXT_COLUMNS = {
     "model",
     "family",
     "dataset",
+    "data_fingerprint",
+    "val_source",
     "weights",
     "phase",
     "bn_mode",
@@ -142,7 +149,8 @@ class ResultsStore:
             with tempfile.NamedTemporaryFile(dir=self.folder, prefix=".probe"):
                 pass
         except OSError as err:
-            raise BenchError(f"cannot write results to {self.folder}: {err.strerror}") from None
+            where = shorten(self.folder)
+            raise BenchError(f"cannot write results to {where}: {err.strerror}") from None
 
     def path(self, table: str) -> Path:
         return self.folder / f"{table}.csv"
@@ -153,7 +161,14 @@ class ResultsStore:
             return pd.DataFrame(columns=FILES[table])
         try:
             # Ids and hashes are text even when they look like numbers (123456789012, 4e1712).
-            frame = pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS & set(FILES[table]), str))
+            # A line with too many fields (a damaged file) is left out, with pandas's warning.
+            frame = pd.read_csv(
+                path,
+                dtype=dict.fromkeys(TEXT_COLUMNS & set(FILES[table]), str),
+                on_bad_lines="warn",
+            )
+        except pd.errors.EmptyDataError:  # an empty file: no rows, not even a header
+            return pd.DataFrame(columns=FILES[table])
         except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
             raise BenchError(f"{path} is not a readable results file: {err}") from None
         if "run_id" not in frame:
@@ -161,13 +176,24 @@ class ResultsStore:
         missing = [c for c in FILES[table] if c not in frame]
         return frame.assign(**dict.fromkeys(missing)) if missing else frame  # older versions
 
-    def completed(self) -> set[str]:
-        """Run ids whose every phase row succeeded."""
+    def recorded_phases(self) -> dict[str, set[str]]:
+        """The phases recorded for each run id whose rows are all complete and ok; a run
+        with a failed or incomplete row (cut short, say) counts as not recorded."""
         runs = self.read("runs")
-        if runs.empty:
-            return set()
-        failed = set(runs.loc[runs["status"] != "ok", "run_id"])
-        return set(runs["run_id"]) - failed
+        complete = runs[COMPLETE_RUN_COLUMNS].notna().all(axis=1)
+        ok = (runs["status"] == "ok") & runs[COMPLETE_OK_COLUMNS].notna().all(axis=1)
+        bad = set(runs.loc[~(complete & ok), "run_id"])
+        good = runs[~runs["run_id"].isin(bad)]
+        return {run_id: set(rows["phase"]) for run_id, rows in good.groupby("run_id")}
+
+    def remove_temporary_files(self) -> None:
+        """Remove the temporary files of writes that a kill interrupted. Every write of a
+        results file holds the lock, so none is in progress while this does."""
+        with self.locked():
+            patterns = [f".{table}.csv.*" for table in FILES] + [f".{ENV_FILE}.*", ".probe*"]
+            for pattern in patterns:
+                for path in self.folder.glob(pattern):
+                    path.unlink(missing_ok=True)
 
     def write_run(self, run_id: str, tables: dict[str, list[dict]]) -> None:
         """Replace everything recorded for run_id with these rows. runs.csv goes last: a run

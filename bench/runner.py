@@ -19,14 +19,14 @@ import pandas as pd
 
 from bench import compilation, cost, environment, registry
 from bench.data import Dataset, load_dataset
-from bench.data.splits import make_splits
+from bench.data.splits import make_splits, split_indices
 from bench.errors import BenchError
 from bench.metrics import efficiency
-from bench.model import build_classifier, check_weights_file, input_size
-from bench.protocol import PhaseResult, phases_for, run_phase
+from bench.model import build_classifier, check_weights_file, input_size, is_transfer
+from bench.protocol import PhaseResult, phase_names, phases_for, run_phase
 from bench.registry import ModelSpec
 from bench.results import ResultsStore
-from bench.settings import Settings, stable_hash
+from bench.settings import PHASES, Settings, stable_hash
 from bench.worker import Outcome, SharedDataset, run_in_process
 
 log = logging.getLogger("bench")
@@ -37,51 +37,85 @@ class Run:
     spec: ModelSpec
     seed: int
     run_id: str
+    phases: tuple[str, ...]  # what it trains, in order; recorded once each has an ok row
 
     @property
     def label(self) -> str:
         return f"{self.spec.name} seed={self.seed}"
 
 
-def plan(settings: Settings) -> list[Run]:
-    """The runs a suite consists of, with every input checked before anything trains."""
-    specs = registry.select(settings.models)
-    for spec in specs:
-        input_size(spec, settings.image_size)
+def chosen_models(settings: Settings) -> dict[str, tuple[ModelSpec, list[str]]]:
+    """The models to run and their phases, every input about them checked before any data
+    loads; a model with no phase to run (its epochs are 0) is left out, and a suite with
+    nothing to run is refused."""
+    environment.check_backend(settings.backend)
     if settings.weights not in ("imagenet", "none"):
         check_weights_file(settings.weights)
+    chosen, idle = {}, []
+    for spec in registry.select(settings.models):
+        input_size(spec, settings.image_size)
+        phases = phase_names(is_transfer(spec, settings.weights), settings)
+        if phases:
+            chosen[spec.name] = (spec, phases)
+        else:
+            idle.append(spec.name)
+    epochs = ", ".join(f"epochs_{p}={getattr(settings, f'epochs_{p}')}" for p in PHASES)
+    if not chosen:
+        raise BenchError(f"nothing to run: every chosen model's phases have 0 epochs ({epochs})")
+    if idle:
+        log.warning("left out, no phase with epochs to run (%s): %s", epochs, ", ".join(idle))
+    return chosen
+
+
+def plan(settings: Settings, models: dict, dataset: Dataset) -> list[Run]:
+    """The runs of a suite: one per model and seed, each seed's splits checked now (a run's
+    process would only find out later). A run id is a hash of everything that defines the
+    run, the data set's images included."""
+    for seed in settings.seeds:
+        split_indices(dataset, *split_arguments(settings, seed))
     backend = settings.backend or keras.backend.backend()
     return [
-        Run(
-            spec,
-            seed,
-            stable_hash(
-                {
-                    "model": spec.name,
-                    "seed": seed,
-                    "backend": backend,
-                    "protocol": settings.protocol(),
-                }
-            ),
-        )
-        for spec in specs
+        Run(spec, seed, run_id(spec.name, seed, backend, settings, dataset), tuple(phases))
+        for spec, phases in models.values()
         for seed in settings.seeds
     ]
+
+
+def run_id(model: str, seed: int, backend: str, settings: Settings, dataset: Dataset) -> str:
+    return stable_hash(
+        {
+            "model": model,
+            "seed": seed,
+            "backend": backend,
+            "protocol": settings.protocol(),
+            "data": dataset.fingerprint,
+        }
+    )
+
+
+def split_arguments(settings: Settings, seed: int) -> tuple:
+    return (
+        settings.val_fraction,
+        seed,
+        settings.limit,
+        settings.test_limit,
+        settings.split_seed,
+    )
 
 
 def run_suite(
     settings: Settings, reporter, force: bool = False, isolate: bool = True
 ) -> pd.DataFrame:
     """Run every planned run not yet recorded, each in its own process unless `isolate` is
-    False; return the suite's rows of runs.csv."""
-    runs = plan(settings)
+    False; return the suite's rows of runs.csv. Everything is checked before anything is
+    written: a refused suite leaves the results folder as it was."""
     loaded = keras.backend.backend()
     if not isolate and settings.backend and settings.backend != loaded:
         raise BenchError(
             f"in one process the backend is the one Keras has loaded ({loaded}): drop "
             f"--in-process to run on {settings.backend}"
         )
-    store = ResultsStore(settings.out)
+    models = chosen_models(settings)
     dataset = load_dataset(
         settings.dataset,
         settings.data_dir,
@@ -89,13 +123,16 @@ def run_suite(
         settings.test_fraction,
         settings.split_seed,
     )
+    runs = plan(settings, models, dataset)
+    store = ResultsStore(settings.out)
+    store.remove_temporary_files()  # left by a suite killed while writing
     store.write_environment(environment.collect(), settings)
-    done = set() if force else store.completed()
+    recorded = {} if force else store.recorded_phases()
     reporter.start_suite(len(runs))
     with SharedDataset(dataset) as shared:
         for index, run in enumerate(runs, 1):
             reporter.start_run(index, len(runs), run.label)
-            if run.run_id in done:
+            if set(run.phases) <= recorded.get(run.run_id, set()):
                 reporter.end_run("already recorded: skipped (--force reruns it)")
                 continue
             try:
@@ -137,7 +174,9 @@ def base_row(run: Run, dataset: Dataset, settings: Settings, batch_size: int) ->
         "model": run.spec.name,
         "family": run.spec.family,
         "dataset": dataset.name,
+        "data_fingerprint": dataset.fingerprint,
         "num_classes": dataset.num_classes,
+        "val_source": "carved" if dataset.y_val is None else "folder",
         "weights": settings.weights if run.spec.pretrained else "none",
         "seed": run.seed,
         "image_size": input_size(run.spec, settings.image_size),
@@ -159,14 +198,7 @@ def execute(
     keras.backend.clear_session()
     keras.config.set_dtype_policy(precision_policy(settings.precision))
     keras.utils.set_random_seed(run.seed)
-    splits = make_splits(
-        dataset,
-        settings.val_fraction,
-        run.seed,
-        settings.limit,
-        settings.test_limit,
-        settings.split_seed,
-    )
+    splits = make_splits(dataset, *split_arguments(settings, run.seed))
     base = {**base_row(run, dataset, settings, batch_size), **splits.sizes}
     base.update(environment.describe(), precision=keras.config.dtype_policy().name)
     used = dataclasses.replace(settings, batch_size=batch_size)  # the protocol hash stays
@@ -230,10 +262,23 @@ def simulate_out_of_memory(batch_size: int) -> None:
         raise MemoryError(f"simulated: batch size {batch_size} > BENCH_SIMULATE_OOM_ABOVE={limit}")
 
 
-def crashed(run: Run, dataset: Dataset, settings: Settings, batch_size: int, phase, exitcode):
-    """The outcome of a run whose process died without sending its rows. SIGKILL is what the
-    system's out-of-memory killer sends, so it counts as out of memory (host)."""
-    if exitcode is not None and exitcode < 0:
+def crashed(
+    run: Run,
+    dataset: Dataset,
+    settings: Settings,
+    batch_size: int,
+    phase: str,
+    exitcode: int | None,
+    why: str | None = None,
+) -> Outcome:
+    """The outcome of a run whose process ended without its rows: `why`, when the process
+    said it, else how it ended. SIGKILL is what the system's out-of-memory killer sends, so it
+    counts as out of memory (host)."""
+    if why:
+        pass
+    elif exitcode is None:
+        why = "WorkerStuck: the run's process did not exit after its last message: killed"
+    elif exitcode < 0:
         name = signal.Signals(-exitcode).name
         why = f"WorkerKilled: the run's process was killed by {name}"
         if -exitcode == signal.SIGKILL:

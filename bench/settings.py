@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
+from bench.errors import BenchError, shorten
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,12 +29,13 @@ BACKENDS = ("", "tensorflow", "jax", "torch")
 PRECISIONS = ("float32", "mixed")
 ADDED_LATER = {"precision": "float32", "jit": None, "frozen_mode": "end-to-end"}
 FROZEN_MODES = ("end-to-end", "features")
+PHASES = ("frozen", "finetune", "scratch")  # each has its epochs_ and lr_ setting
 ROOT_CONFIG = Path(__file__).resolve().parent.parent / CONFIG_NAME  # the project's own
 
 
 @dataclass
 class Settings:
-    """Everything that defines a run. Defaults are the protocol of PROTOCOL.md section 2."""
+    """Everything that defines a run. Defaults are the protocol (README, "The protocol")."""
 
     # What to run.
     models: list[str] = field(default_factory=list)
@@ -86,16 +87,15 @@ class Settings:
             ("test_fraction", 0 < self.test_fraction < 1, "must be between 0 and 1"),
             ("augment_shift", 0 <= self.augment_shift < 0.5, "must be in [0, 0.5)"),
             ("seeds", len(self.seeds) > 0, "must name at least one seed"),
+            ("seeds", all(0 <= s < 2**32 for s in self.seeds), "must be in [0, 2**32)"),
+            ("seeds", len(set(self.seeds)) == len(self.seeds), "names a seed twice"),
             ("unfreeze", self.unfreeze > 0, "must be a fraction in (0, 1] or a layer count >= 1"),
         ]
         checks += [
             (f"epochs_{p}", getattr(self, f"epochs_{p}") >= 0, "must not be negative")
-            for p in ("frozen", "finetune", "scratch")
+            for p in PHASES
         ]
-        checks += [
-            (f"lr_{p}", getattr(self, f"lr_{p}") > 0, "must be positive")
-            for p in ("frozen", "finetune", "scratch")
-        ]
+        checks += [(f"lr_{p}", getattr(self, f"lr_{p}") > 0, "must be positive") for p in PHASES]
         checks += [
             (n, getattr(self, n) is None or getattr(self, n) >= 1, "must be at least 1")
             for n in ("limit", "test_limit")
@@ -109,7 +109,9 @@ class Settings:
             checks.append(("unfreeze", self.unfreeze <= 1, "as a fraction must be at most 1.0"))
         for name, ok, why in checks:
             if not ok:
-                raise BenchError(f"invalid setting {name}={getattr(self, name)!r}: {why}")
+                raise BenchError(
+                    f"invalid setting {name}={shorten(repr(getattr(self, name)))}: {why}"
+                )
         return self
 
     def protocol(self) -> dict[str, Any]:
@@ -162,13 +164,15 @@ def _check_type(key: str, value: Any, hint: Any, where: str) -> Any:
     elif isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
         return value
     shown = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
-    raise BenchError(f"{where}: setting '{key}' must be of type {shown}, got {value!r}")
+    raise BenchError(
+        f"{where}: setting '{key}' must be of type {shown}, got {shorten(repr(value))}"
+    )
 
 
 def _unknown_key(key: str, where: str) -> BenchError:
     close = difflib.get_close_matches(key, FIELDS, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return BenchError(f"{where}: unknown setting '{key}'{hint}")
+    return BenchError(f"{where}: unknown setting '{shorten(key)}'{hint}")
 
 
 def apply(settings: Settings, values: dict[str, Any], where: str) -> Settings:

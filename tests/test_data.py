@@ -46,6 +46,7 @@ def test_split_indices_never_overlap():
             "y_train": labels,
             "x_test": np.arange(200, 250)[:, None],
             "y_test": np.repeat(np.arange(5), 10),
+            "y_val": None,  # no validation split of its own: carved from train
         },
     )
     s = make_splits(fake, 0.2, seed=0, limit=100)

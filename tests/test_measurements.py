@@ -1,4 +1,4 @@
-"""Every measured figure is what PROTOCOL.md section 3 defines, checked against known values."""
+"""Every measured figure is what the README (Measurements) defines, checked against known values."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from bench.protocol import run_phase
 from bench.runner import record_phase
 from bench.settings import Settings
 
-# timm's published GMACs at 224 (its benchmark results; PROTOCOL.md section 3).
+# timm's published GMACs at 224 (its benchmark results).
 PUBLISHED_GMACS = {"MobileNetV2": 0.30, "EfficientNetB0": 0.39, "VGG16": 15.5}
 
 

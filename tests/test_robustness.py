@@ -142,14 +142,15 @@ def test_out_of_memory_below_the_floor_is_a_failed_row(tmp_path):
 
 def test_a_killed_run_process_counts_as_out_of_memory():
     spec = registry.get("simple_cnn")
-    dataset = type("D", (), {"name": "digits", "num_classes": 10})()
+    fields = {"name": "digits", "num_classes": 10, "fingerprint": "f", "y_val": None}
+    dataset = type("D", (), fields)()
     from bench.settings import Settings
 
-    outcome = crashed(Run(spec, 0, "abc"), dataset, Settings(), 32, "scratch", -9)
+    outcome = crashed(Run(spec, 0, "abc", ("scratch",)), dataset, Settings(), 32, "scratch", -9)
     row = outcome.tables["runs"][0]
     assert outcome.out_of_memory and row["status"] == "failed" and row["phase"] == "scratch"
     assert "SIGKILL" in row["error"] and "out-of-memory killer" in row["error"]
-    segfault = crashed(Run(spec, 0, "abc"), dataset, Settings(), 32, "setup", -11)
+    segfault = crashed(Run(spec, 0, "abc", ("scratch",)), dataset, Settings(), 32, "setup", -11)
     assert not segfault.out_of_memory and "SIGSEGV" in segfault.tables["runs"][0]["error"]
 
 
@@ -360,4 +361,4 @@ def test_ids_that_look_like_numbers_stay_text(tmp_path):
     runs = store.read("runs")
     assert list(runs["run_id"]) == ["123456789012", "000000000042"]
     assert list(runs["settings_hash"]) == ["4e1712", "1234567890"]
-    assert store.completed() == {"123456789012", "000000000042"}
+    assert store.recorded_phases() == {"123456789012": {"frozen"}, "000000000042": {"frozen"}}

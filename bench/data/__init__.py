@@ -1,7 +1,8 @@
 """Data sets, all as uint8 RGB images with integer labels and class names.
 
 `load_dataset("cifar10" | "cifar100" | "digits" | "folder:PATH", ...)` returns a `Dataset`;
-`bench.data.splits` carves validation (and, where needed, test) splits from it.
+`bench.data.splits` carves the validation split from its training images, unless the data set
+brings a validation split of its own (a folder's `val/`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: list[str]
+    x_val: np.ndarray | None = None  # a validation split of the data set's own, if it has one
+    y_val: np.ndarray | None = None
+    fingerprint: str = ""  # changes when the images do: part of every run id
 
     @property
     def num_classes(self) -> int:
@@ -48,8 +52,11 @@ def load_dataset(
     raise BenchError(f"unknown data set '{name}' (choose from: {', '.join(NAMES)})")
 
 
-def as_dataset(name: str, x_train, y_train, x_test, y_test, class_names) -> Dataset:
-    """Normalise arrays from any loader to the one layout every run expects."""
+def as_dataset(
+    name: str, x_train, y_train, x_test, y_test, class_names, *, fingerprint: str, val=None
+) -> Dataset:
+    """Normalise arrays from any loader to the one layout every run expects. `val`: an
+    (images, labels) validation split of the data set's own."""
 
     def images(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
@@ -63,5 +70,13 @@ def as_dataset(name: str, x_train, y_train, x_test, y_test, class_names) -> Data
         return np.asarray(y, dtype=np.int32).reshape(-1)
 
     return Dataset(
-        name, images(x_train), labels(y_train), images(x_test), labels(y_test), list(class_names)
+        name,
+        images(x_train),
+        labels(y_train),
+        images(x_test),
+        labels(y_test),
+        list(class_names),
+        x_val=None if val is None else images(val[0]),
+        y_val=None if val is None else labels(val[1]),
+        fingerprint=fingerprint,
     )

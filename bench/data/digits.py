@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from PIL import Image
 
 from bench.data import Dataset, as_dataset
 from bench.data.splits import stratified_split
+from bench.settings import stable_hash
 
 SIZE = 32
 
@@ -21,6 +24,16 @@ def load(test_fraction: float, split_seed: int) -> Dataset:
     )
     labels = digits.target.astype(np.int32)
     train, test = stratified_split(labels, test_fraction, split_seed)
+    classes = [str(d) for d in range(10)]
+    # The images come with scikit-learn, so their hash is taken, not a file's.
+    fingerprint = hashlib.sha256(big.tobytes() + labels.tobytes()).hexdigest()[:16]
+    fingerprint = stable_hash({"images": fingerprint, "test": test_fraction, "split": split_seed})
     return as_dataset(
-        "digits", big[train], labels[train], big[test], labels[test], [str(d) for d in range(10)]
+        "digits",
+        big[train],
+        labels[train],
+        big[test],
+        labels[test],
+        classes,
+        fingerprint=fingerprint,
     )

@@ -1,4 +1,6 @@
-"""Image class folders: `PATH/train/<class>/` + `PATH/test/<class>/`, or `PATH/<class>/` split.
+"""Image class folders: `PATH/<class>/`, split into train and test here, or a split layout:
+`PATH/train/<class>/` with `PATH/val/<class>/` (or `valid/`, `validation/`) and/or
+`PATH/test/<class>/`. A validation folder replaces the validation split carved from train.
 
 Any format Pillow reads; grayscale, palette and RGBA images become RGB. Images are stored at
 one size (`storage_size`; 0 keeps the native size when all images share one, else 224) so they
@@ -19,9 +21,12 @@ from bench.data import Dataset, as_dataset
 from bench.data.cache import cached_arrays, key_of
 from bench.data.splits import stratified_split
 from bench.errors import BenchError
+from bench.settings import stable_hash
 
 log = logging.getLogger("bench")
 
+VALIDATION_NAMES = ("val", "valid", "validation")
+SPLIT_NAMES = ("train", "test", *VALIDATION_NAMES)
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
 FALLBACK_SIZE = 224
 
@@ -54,8 +59,8 @@ def _decode(path: Path, size: int | None) -> np.ndarray | None:
             if size and image.size != (size, size):
                 image = image.resize((size, size), Image.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError):
+        return None  # counted and reported by decode_images
 
 
 def decode_images(paths: list[Path], size: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +85,7 @@ def decode_images(paths: list[Path], size: int | None) -> tuple[np.ndarray, np.n
 
 
 def _load_split(files: dict[str, list[Path]], classes: list[str], size: int | None):
+    """(images, labels, cache key) of one split's class folders."""
     paths = [p for c in classes for p in files[c]]
     labels = np.array([i for i, c in enumerate(classes) for _ in files[c]], dtype=np.int32)
 
@@ -87,11 +93,32 @@ def _load_split(files: dict[str, list[Path]], classes: list[str], size: int | No
         images, kept = decode_images(paths, size)
         return images, labels[kept] if len(kept) else labels[:0]
 
-    images, labels = cached_arrays(key_of(paths, classes, size), decode)
+    key = key_of(paths, classes, size)
+    images, labels = cached_arrays(key, decode)
     empty = [c for i, c in enumerate(classes) if not np.any(labels == i)]
     if empty:
         raise BenchError(f"class '{empty[0]}' has no readable images")
-    return images, labels
+    return images, labels, key
+
+
+def split_folders(root: Path) -> dict[str, Path] | None:
+    """The split folders of a split layout (`train/` with `val/`, `valid/` or `validation/`,
+    and/or `test/`), or None for a folder of class folders. Folders named like splits that
+    form no such layout are an error, not classes called "train" and "val"."""
+    tops = {p.name: p for p in root.iterdir() if p.is_dir() and _visible(p)}
+    named = {name.lower(): path for name, path in tops.items() if name.lower() in SPLIT_NAMES}
+    if not named:
+        return None
+    vals = [n for n in named if n in VALIDATION_NAMES]
+    if len(named) < len(tops) or "train" not in named or len(vals) > 1 or len(named) < 2:
+        raise BenchError(
+            f"{root}: folders {', '.join(sorted(tops))} look like splits but form no layout; "
+            "expected train/ with val/ (or valid/, validation/) and/or test/, each holding the "
+            "same class folders"
+        )
+    splits = {"train": named["train"], "test": named.get("test")}
+    splits["val"] = named[vals[0]] if vals else None
+    return splits
 
 
 def load(path: str, storage_size: int, test_fraction: float, split_seed: int) -> Dataset:
@@ -100,19 +127,46 @@ def load(path: str, storage_size: int, test_fraction: float, split_seed: int) ->
         raise BenchError(f"data folder not found: {root}")
     size = storage_size or None
     name = f"folder:{root.name}"
-    if (root / "train").is_dir() and (root / "test").is_dir():
-        train, test = class_folders(root / "train"), class_folders(root / "test")
-        if set(train) != set(test):
-            diff = sorted(set(train) ^ set(test))
-            raise BenchError(f"{root}: train and test class folders differ (e.g. '{diff[0]}')")
-        classes = sorted(train)
-        x_train, y_train = _load_split(train, classes, size)
-        x_test, y_test = _load_split(test, classes, size)
-        if x_train.shape[1:] != x_test.shape[1:]:
-            raise BenchError(f"{root}: train and test images differ in size; set storage_size")
-        return as_dataset(name, x_train, y_train, x_test, y_test, classes)
-    files = class_folders(root)
-    classes = sorted(files)
-    images, labels = _load_split(files, classes, size)
-    train, test = stratified_split(labels, test_fraction, split_seed)
-    return as_dataset(name, images[train], labels[train], images[test], labels[test], classes)
+    splits = split_folders(root)
+    if splits is None:  # one set of class folders, split into train and test here
+        files = class_folders(root)
+        classes = sorted(files)
+        images, labels, key = _load_split(files, classes, size)
+        train, test = stratified_split(labels, test_fraction, split_seed)
+        fingerprint = stable_hash({"all": key, "test": test_fraction, "split": split_seed})
+        return as_dataset(
+            name,
+            images[train],
+            labels[train],
+            images[test],
+            labels[test],
+            classes,
+            fingerprint=fingerprint,
+        )
+    files = {split: class_folders(folder) for split, folder in splits.items() if folder}
+    classes = sorted(files["train"])
+    for split, found in files.items():
+        if set(found) != set(classes):
+            diff = sorted(set(found) ^ set(classes))
+            raise BenchError(f"{root}: train and {split} class folders differ (e.g. '{diff[0]}')")
+    loaded = {split: _load_split(found, classes, size) for split, found in files.items()}
+    shapes = {images.shape[1:] for images, _, _ in loaded.values()}
+    if len(shapes) > 1:
+        raise BenchError(f"{root}: the splits' images differ in size; set storage_size")
+    keys = {split: key for split, (_, _, key) in loaded.items()}
+    x_train, y_train, _ = loaded["train"]
+    val = loaded["val"][:2] if "val" in loaded else None
+    if "test" in loaded:
+        x_test, y_test, _ = loaded["test"]
+    else:  # train/ and val/ only: the test split is carved from train/, never taken from val/
+        keep, test = stratified_split(y_train, test_fraction, split_seed)
+        x_train, y_train, x_test, y_test = (
+            x_train[keep],
+            y_train[keep],
+            x_train[test],
+            y_train[test],
+        )
+        keys |= {"test_fraction": test_fraction, "split_seed": split_seed}
+    return as_dataset(
+        name, x_train, y_train, x_test, y_test, classes, val=val, fingerprint=stable_hash(keys)
+    )

@@ -57,13 +57,16 @@ def draw_all(
     phase: str = "final",
     formats: Sequence[str] = ("png", "pdf"),
 ) -> list[Path]:
-    """Every figure of FIGURES, in each format, into out; returns the files written."""
+    """Every figure of FIGURES, in each format, into out (made if missing); returns the
+    files written."""
     supported = plt.figure().canvas.get_supported_filetypes()
     plt.close("all")
     unknown = sorted(set(formats) - set(supported))
     if unknown:
         raise BenchError(f"cannot draw {', '.join(unknown)}; formats: {', '.join(supported)}")
     table = ranking(comparison, metric, phase)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
     written = []
     for name, (title, draw) in FIGURES.items():
@@ -78,7 +81,7 @@ def draw_all(
         # Above everything the figure holds (panel titles too); bbox_inches="tight" keeps it.
         figure.suptitle(f"{title}\n{comparison.describe()}", fontsize=10, y=1.0, va="bottom")
         for fmt in formats:
-            written.append(_save(figure, Path(out) / f"{name}.{fmt}", fmt))
+            written.append(_save(figure, out / f"{name}.{fmt}", fmt))
         plt.close(figure)
     return written
 

@@ -7,8 +7,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from bench.aggregate import PHASES
 from bench.plots.base import Missing, legend_outside, model_order, plain_log_axis, tall
+from bench.settings import PHASES
 
 
 def _bars(data: pd.DataFrame, x: str, hue: str, order: list[str], hue_order: list[str], label):

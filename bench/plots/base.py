@@ -29,10 +29,26 @@ def ranked_rows(comparison, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def plain_log_axis(axis) -> None:
-    """A log axis labelled 1, 2, 5, 10, 20 ... rather than 10^1."""
-    axis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
+    """A log axis labelled 1, 2, 5, 10, 20 ... rather than 10^1, with at least three labels
+    whatever its range: every integer multiple within a decade, or even steps within a narrow
+    range. Call it once the data is drawn."""
+    low, high = axis.get_view_interval()
+    for subs in ((1, 2, 5), tuple(range(1, 10))):
+        locator = ticker.LogLocator(subs=subs)
+        if sum(low <= t <= high for t in locator.tick_values(low, high)) >= 3:
+            break
+    else:
+        locator = ticker.MaxNLocator(nbins=4)
+    axis.set_major_locator(locator)
     axis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def short_label(text: object, limit: int = 18) -> str:
+    """A tick label cut to `limit` characters with an ellipsis (the CSV keeps the full name),
+    so one long class name cannot stretch a figure."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def legend_outside(ax: plt.Axes) -> None:

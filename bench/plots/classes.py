@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from bench.plots.base import Missing, model_order, ranked_rows
+from bench.plots.base import Missing, model_order, ranked_rows, short_label
 
 
 def _annotate(classes: int, models: int = 0) -> bool:
@@ -25,7 +25,7 @@ def per_class_accuracy(comparison, table: pd.DataFrame) -> plt.Figure:
     )
     names = data.groupby("class_index")["class_name"].first()
     grid = 100 * grid.reindex([m for m in model_order(table) if m in grid.index])
-    grid.columns = [str(names[c]) for c in grid.columns]
+    grid.columns = [short_label(names[c]) for c in grid.columns]
     width = max(6.0, 2.5 + 0.45 * grid.shape[1])
     figure, ax = plt.subplots(figsize=(width, max(2.5, 1.5 + 0.35 * len(grid))))
     sns.heatmap(
@@ -36,8 +36,11 @@ def per_class_accuracy(comparison, table: pd.DataFrame) -> plt.Figure:
         vmin=0,
         vmax=100,
         cbar_kws={"label": "test accuracy (%)"},
+        xticklabels=True,  # every class and every model, never a subset
+        yticklabels=True,
         ax=ax,
     )
+    ax.tick_params(axis="y", labelrotation=0)  # model names side by side, never on top
     ax.set(xlabel="class", ylabel="")
     return figure
 
@@ -84,4 +87,4 @@ def _class_names(comparison, runs: pd.DataFrame) -> list[str]:
     classes = comparison.classes.merge(runs, on=["run_id", "phase"])
     names = classes.groupby("class_index")["class_name"].first().sort_index()
     count = int(comparison.runs["num_classes"].max())
-    return [str(names.get(i, i)) for i in range(count)]
+    return [short_label(names.get(i, i)) for i in range(count)]

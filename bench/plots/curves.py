@@ -7,9 +7,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from matplotlib import ticker
+from matplotlib.patches import Patch
 
-from bench.aggregate import PHASES
 from bench.plots.base import Missing, model_order
+from bench.settings import PHASES
 
 
 def continuous_epochs(epochs: pd.DataFrame) -> pd.Series:
@@ -44,6 +45,7 @@ def training_curves(comparison, table: pd.DataFrame) -> plt.Figure:
         col_order=order,
         col_wrap=min(4, len(order)),
         kind="line",
+        markers=True,  # a phase of one epoch is a point, not an empty panel
         errorbar="sd",
         height=2.3,
         aspect=1.25,
@@ -53,9 +55,22 @@ def training_curves(comparison, table: pd.DataFrame) -> plt.Figure:
     grid.set_axis_labels("epoch", "accuracy (%)")
     for model, ax in grid.axes_dict.items():
         ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        ax.margins(x=0.08)  # points at the first and last epoch drawn whole
         frozen = epochs[(epochs["model"] == model) & (epochs["phase"] == "frozen")]
         if frozen.empty or model not in set(epochs.loc[epochs["phase"] == "finetune", "model"]):
             continue
         start = frozen.groupby("run_id")["epoch"].max().median() + 0.5
         ax.axvline(start, color="0.5", lw=0.8, ls=":")
+    if epochs.groupby("model")["run_id"].nunique().max() > 1:
+        _explain_band(grid)
     return grid.figure
+
+
+def _explain_band(grid: sns.FacetGrid) -> None:
+    """Add the shaded band (one standard deviation over seeds) to the grid's legend."""
+    legend = grid.legend
+    handles, labels = list(legend.legend_handles), [t.get_text() for t in legend.texts]
+    handles.append(Patch(facecolor="0.5", alpha=0.25, label="band: ±1 sd over seeds"))
+    labels.append("band: ±1 sd over seeds")
+    legend.remove()
+    grid.figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
