@@ -85,11 +85,11 @@ def remove_stale_copies(root: Path) -> None:
 
 def load_shared(folder: Path) -> Dataset:
     meta = pickle.loads((folder / "meta.pkl").read_bytes())
+    optional = {"x_val", "y_val"}  # only a data set with a validation split of its own
     arrays = {
         name: np.load(folder / f"{name}.npy", mmap_mode="r")
-        if (folder / f"{name}.npy").exists()
-        else None
         for name in ARRAYS
+        if name not in optional or (folder / f"{name}.npy").exists()
     }
     return Dataset(
         meta["name"], **arrays, class_names=meta["class_names"], fingerprint=meta["fingerprint"]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -18,31 +17,14 @@ os.environ.setdefault("BENCH_OFFLINE", "1")  # tests never try to download
 os.environ.setdefault("BENCH_CACHE", tempfile.mkdtemp(prefix="bench-test-cache-"))
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("BENCH_SHARED", ROOT.parent / "shared"))
-CIFAR_JPEG = SHARED / "datasets" / "cifar10-jpeg.tar.gz"
+# Real CIFAR-10 images in class folders, shipped with the tests: 12 train and 6 test per class.
+CIFAR_MINI = ROOT / "tests" / "fixtures" / "cifar10-mini"
 
 
-@pytest.fixture(scope="session")
-def cifar_slice(tmp_path_factory) -> Path:
-    """A small real slice of the shared CIFAR-10 JPEG copy: 20 train and 10 test images/class."""
-    if not CIFAR_JPEG.is_file():
-        pytest.skip(f"shared CIFAR-10 JPEG archive not found at {CIFAR_JPEG}")
-    root = tmp_path_factory.mktemp("cifar10-slice")
-    wanted = {"train": 20, "test": 10}
-    taken: Counter = Counter()
-    with tarfile.open(CIFAR_JPEG) as tar:
-        for member in tar:
-            parts = Path(member.name).parts
-            if not member.isfile() or len(parts) < 3 or ".." in parts:
-                continue
-            split, cls = parts[-3], parts[-2]
-            if split in wanted and taken[split, cls] < wanted[split]:
-                taken[split, cls] += 1
-                target = root / split / cls / parts[-1]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(tar.extractfile(member).read())
-    assert len({c for _, c in taken}) == 10, "the slice should hold all ten classes"
-    return root
+@pytest.fixture
+def cifar_copy(tmp_path) -> Path:
+    """A copy of the CIFAR-10 fixture that a test may change."""
+    return Path(shutil.copytree(CIFAR_MINI, tmp_path / "cifar10-mini"))
 
 
 def random_weights(model: str, folder: Path, seed: int = 0) -> Path:
@@ -68,3 +50,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
         text=True,
         timeout=900,
     )
+
+
+def bench_main(capsys, *args: str) -> tuple[int, str, str]:
+    """`bench ARGS` in this process (no new interpreter to start): exit code, stdout, stderr."""
+    from bench import cli
+
+    try:
+        code = cli.main(list(args))
+    except SystemExit as done:  # --help, --version, argparse's usage errors
+        code = done.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -74,6 +74,7 @@ def run_row(model: str, phase: str, seed: int, accuracy: float | None, **fields)
         peak_host_rss_mb=900.0,
         settings_hash="aaaa",
         backend="tensorflow",
+        keras_version="3.15.1",
         device="Fixture CPU",
     )
     row.update(fields)

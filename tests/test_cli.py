@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import keras
 import pandas as pd
 import pytest
 
+import bench
+from bench import native_logs
+from bench.progress import print_table
 from bench.results import CLASS_COLUMNS, CONFUSION_COLUMNS, EPOCH_COLUMNS, FILES, RUN_COLUMNS
-from tests.conftest import ROOT, random_weights, run_cli
+from tests.conftest import ROOT, bench_main, random_weights, run_cli
+from tests.test_data import split_layout
 
 PHASE_ONLY = {"unfreeze": {"finetune"}}  # columns that belong to one phase only
 GPU_ONLY = {"peak_gpu_mem_mb", "peak_gpu_mem_nvml_mb"}  # empty, never 0, on a CPU
@@ -22,12 +27,15 @@ def weights_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def real_run(cifar_slice, weights_file, tmp_path_factory):
+def real_run(weights_file, tmp_path_factory):
+    """Real CIFAR-10 images in train/, val/ and test/ folders (the val/ folder is the
+    validation split), through the `bench` command."""
     out = tmp_path_factory.mktemp("results")
+    data = split_layout(tmp_path_factory.mktemp("data") / "cifar10-split")
     args = [
         "run",
         "--dataset",
-        f"folder:{cifar_slice}",
+        f"folder:{data}",
         "--models",
         "simple_cnn,MobileNetV3Small",
         "--weights",
@@ -82,8 +90,11 @@ def test_real_run_writes_every_documented_column(real_run):
     assert (runs["backend"] == keras.backend.backend()).all()
     for column in ("train_accuracy", "val_accuracy", "test_accuracy", "test_top5_accuracy"):
         assert runs[column].between(0, 1).all()
-    assert (runs["train_size"] == 180).all() and (runs["test_size"] == 100).all()
-    assert runs["dataset"].str.startswith("folder:").all()
+    assert (runs["train_size"] == 90).all() and (runs["test_size"] == 60).all()
+    assert (runs["val_size"] == 30).all() and (runs["val_source"] == "folder").all()
+    assert (
+        runs["dataset"].str.startswith("folder:").all() and runs["data_fingerprint"].notna().all()
+    )
 
     epochs = pd.read_csv(out / "epochs.csv")
     assert list(epochs.columns) == EPOCH_COLUMNS
@@ -93,7 +104,16 @@ def test_real_run_writes_every_documented_column(real_run):
     confusion = pd.read_csv(out / "confusion.csv")
     assert list(confusion.columns) == CONFUSION_COLUMNS and (confusion["count"] > 0).all()
     per_phase = confusion.groupby(["run_id", "phase"])["count"].sum()
-    assert (per_phase == 100).all() and len(per_phase) == 3  # every test image, once per phase
+    assert (per_phase == 60).all() and len(per_phase) == 3  # every test image, once per phase
+    assert set(classes["class_name"]) >= {"airplane", "truck"}, "classes, not 'train' and 'val'"
+
+
+def test_output_holds_no_native_log_lines(real_run):
+    """TensorFlow's C++ lines (oneDNN, cuInit...) never reach the user without --debug."""
+    result, _, _ = real_run
+    output = result.stdout + result.stderr
+    assert not [line for line in output.splitlines() if native_logs.is_noise(line)]
+    assert "cuInit" not in output and "absl::InitializeLog" not in output
 
 
 def test_run_ends_with_the_report_of_its_suite(real_run):
@@ -120,23 +140,34 @@ def test_env_json_records_the_environment_and_each_rows_settings(real_run):
     )
 
 
-def test_env_prints_the_current_environment():
-    result = run_cli("env", "--json")
-    assert result.returncode == 0, result.stderr
-    environment = json.loads(result.stdout)
+def test_env_prints_the_current_environment(capsys):
+    code, out, err = bench_main(capsys, "env", "--json")
+    assert code == 0, err
+    environment = json.loads(out)
     assert environment["keras_version"] == keras.__version__ and environment["cpu"]
 
 
-def test_info_prints_params_and_gmacs_without_training():
-    result = run_cli("info", "MobileNetV2", "simple_cnn", "--image-size", "96")
-    assert result.returncode == 0, result.stderr
-    mobilenet = next(line for line in result.stdout.splitlines() if "MobileNetV2" in line)
+def test_info_prints_params_and_gmacs_without_training(capsys):
+    code, out, err = bench_main(capsys, "info", "MobileNetV2", "simple_cnn", "--image-size", "96")
+    assert code == 0, err
+    mobilenet = next(line for line in out.splitlines() if "MobileNetV2" in line)
     cells = [c.strip() for c in mobilenet.strip("|").split("|")]
     assert cells[:5] == ["MobileNetV2", "mobilenet_v2", "tf", "224", "96"]
     assert float(cells[5]) == pytest.approx(2.270794, abs=1e-3)  # 2,257,984 + 1280*10 + 10
     assert float(cells[7]) == pytest.approx(0.30 * (96 / 224) ** 2, rel=0.1)
-    assert "simple_cnn" in result.stdout
-    assert_clean_error(run_cli("info", "MobileNetV9"), "MobileNetV2")
+    assert "simple_cnn" in out
+    code, _, err = bench_main(capsys, "info", "MobileNetV9")
+    assert code == 2 and "MobileNetV2" in err and "Traceback" not in err
+
+
+def test_info_and_list_take_families_as_run_does(capsys):
+    code, out, err = bench_main(capsys, "info", "family:vgg", "--image-size", "32")
+    assert code == 0, err
+    assert "VGG16" in out and "VGG19" in out
+    code, out, _ = bench_main(capsys, "list", "--family", "vgg")
+    assert code == 0 and "VGG16" in out and "ResNet50" not in out
+    code, out, err = bench_main(capsys, "list", "--family", "nope")
+    assert code == 2 and not out and "unknown family 'nope'" in err
 
 
 def test_rerun_skips_recorded_runs_without_duplicates(real_run):
@@ -162,41 +193,54 @@ def assert_clean_error(result, *fragments: str) -> None:
         assert fragment in line[0]
 
 
-def test_offline_cifar10_says_what_file_to_put_where(tmp_path):
-    result = run_cli(
-        "run",
-        "--dataset",
-        "cifar10",
-        "--models",
-        "simple_cnn",
-        "--out",
-        str(tmp_path / "r"),
-        env={"KERAS_HOME": str(tmp_path)},
-    )
+def test_offline_cifar10_says_what_file_to_put_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    out = tmp_path / "r"
+    result = run_cli("run", "--dataset", "cifar10", "--models", "simple_cnn", "--out", str(out))
     assert_clean_error(result, "cifar-10-python.tar.gz", str(tmp_path / "datasets"))
+    assert not out.exists(), "a refused run writes nothing"
 
 
-def test_unknown_model_suggests_the_closest(tmp_path):
-    result = run_cli("run", "--models", "resnet05", "--dataset", "digits", "--out", str(tmp_path))
-    assert_clean_error(result, "unknown model 'resnet05'", "ResNet50")
+def test_unknown_model_suggests_the_closest(tmp_path, capsys):
+    args = ["run", "--models", "resnet05", "--dataset", "digits", "--out", str(tmp_path)]
+    code, _, err = bench_main(capsys, *args)
+    assert code == 2 and "unknown model 'resnet05'" in err and "ResNet50" in err
 
 
-def test_invalid_config_names_the_key(tmp_path):
+def test_invalid_config_names_the_key(tmp_path, capsys):
     config = tmp_path / "bad.toml"
     config.write_text("[defaults]\nepochs_frozen = 'many'\n")
-    result = run_cli("run", "--config", str(config), "--models", "simple_cnn")
-    assert_clean_error(result, "epochs_frozen", "int")
+    code, _, err = bench_main(capsys, "run", "--config", str(config), "--models", "simple_cnn")
+    assert code == 2 and "epochs_frozen" in err and "int" in err
 
 
-def test_list_shows_every_model():
-    result = run_cli("list")
-    assert result.returncode == 0
+def test_list_shows_every_model(capsys):
+    code, out, _ = bench_main(capsys, "list")
+    assert code == 0
     for name in ("ResNet50", "EfficientNetV2S", "ConvNeXtTiny", "simple_cnn", "caffe", "torch"):
-        assert name in result.stdout
+        assert name in out
 
 
-def test_run_help_explains_each_flag():
-    result = run_cli("run", "--help")
+def test_version(capsys):
+    code, out, _ = bench_main(capsys, "--version")
+    assert code == 0 and out.strip() == f"bench {bench.__version__}"
+
+
+def test_a_narrow_terminal_never_cuts_a_model_name(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "60")
+    print_table(
+        ["rank", "model", *(f"figure {i}" for i in range(8))],
+        [["1", "EfficientNetV2B0", *("0.123" for _ in range(8))]],
+        numbers_from=2,
+        names=1,
+    )
+    assert "EfficientNetV2B0" in capsys.readouterr().out
+
+
+def test_run_help_explains_each_flag(capsys):
+    _, out, _ = bench_main(capsys, "run", "--help")
+    assert "training and inference batch size" in " ".join(out.split())
     for flag in (
         "--models",
         "--dataset",
@@ -213,4 +257,21 @@ def test_run_help_explains_each_flag():
         "--limit",
         "--out",
     ):
-        assert flag in result.stdout
+        assert flag in out
+
+
+def test_native_log_lines_are_told_from_bench_and_python_output():
+    noise = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1795793289.070169   13374 port.cc:153] oneDNN custom operations are on.",
+        "E0000 00:00:1795793294.276587   13374 cuda_platform.cc:52] failed call to cuInit: X",
+        "W1127 15:13:34.123456    4242 gpu_device.cc:2344] Cannot dlopen some GPU libraries.",
+    ]
+    kept = [
+        "bench: error: unknown model 'resnet05'",
+        "Traceback (most recent call last):",
+        "F0000 00:00:1795793294.276587   13374 fatal.cc:1] a fatal error is never hidden",
+        "UserWarning: something Python says",
+    ]
+    assert all(native_logs.is_noise(line) for line in noise)
+    assert not any(native_logs.is_noise(line) for line in kept)

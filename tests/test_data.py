@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import logging
 import pickle
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from PIL import Image
 from bench.data import cifar, load_dataset
 from bench.data.splits import make_splits
 from bench.errors import BenchError
+from tests.conftest import CIFAR_MINI
 
 
 def test_digits_is_uint8_rgb_with_ten_classes():
@@ -84,10 +87,76 @@ def test_single_folder_is_split_stratified_and_resized(tmp_path):
     assert list(np.bincount(data.y_test)) == [2, 2]
 
 
-def test_real_cifar10_jpeg_slice(cifar_slice):
-    data = load_dataset(f"folder:{cifar_slice}")
+def test_real_cifar10_jpeg_fixture():
+    data = load_dataset(f"folder:{CIFAR_MINI}")
     assert data.num_classes == 10 and "airplane" in data.class_names
-    assert data.x_train.shape == (200, 32, 32, 3) and data.x_test.shape == (100, 32, 32, 3)
+    assert data.x_train.shape == (120, 32, 32, 3) and data.x_test.shape == (60, 32, 32, 3)
+    assert data.x_val is None, "no val/ folder: validation is carved from train"
+
+
+def split_layout(root: Path, val: str | None = "val", test: bool = True) -> Path:
+    """The fixture as train/ (+ val/ carved from its train images) (+ test/)."""
+    shutil.copytree(CIFAR_MINI / "train", root / "train")
+    if val:
+        for folder in sorted((root / "train").iterdir()):
+            target = root / val / folder.name
+            target.mkdir(parents=True)
+            for image in sorted(folder.iterdir())[:3]:  # 3 of each class's 12
+                image.rename(target / image.name)
+    if test:
+        shutil.copytree(CIFAR_MINI / "test", root / "test")
+    return root
+
+
+@pytest.mark.parametrize("val", ["val", "valid", "validation"])
+def test_a_validation_folder_is_the_validation_split(tmp_path, val):
+    data = load_dataset(f"folder:{split_layout(tmp_path / 'data', val)}")
+    assert data.class_names[:2] == ["airplane", "automobile"], "never classes 'train', 'val'"
+    assert len(data.y_train) == 90 and len(data.y_val) == 30 and len(data.y_test) == 60
+    splits = make_splits(data, 0.1, seed=0)
+    assert len(splits.y_val) == 30 and len(splits.y_train) == 90, "nothing carved from train"
+    assert np.array_equal(splits.x_val, data.x_val)
+
+
+def test_train_and_val_without_test_carve_the_test_split_from_train(tmp_path):
+    data = load_dataset(f"folder:{split_layout(tmp_path / 'data', test=False)}", test_fraction=0.2)
+    assert len(data.y_val) == 30 and len(data.y_train) == 72 and len(data.y_test) == 18
+
+
+def test_split_names_that_form_no_layout_are_an_error(tmp_path):
+    data = split_layout(tmp_path / "data", test=False)
+    (data / "val").rename(data / "other")  # train/ beside a class-like folder
+    with pytest.raises(BenchError, match="look like splits but form no layout"):
+        load_dataset(f"folder:{data}")
+    only_val = split_layout(tmp_path / "no-train", test=True)
+    shutil.rmtree(only_val / "train")
+    with pytest.raises(BenchError, match="look like splits"):
+        load_dataset(f"folder:{only_val}")
+
+
+def test_the_fingerprint_follows_the_images(tmp_path):
+    data = split_layout(tmp_path / "data")
+    first = load_dataset(f"folder:{data}").fingerprint
+    assert load_dataset(f"folder:{data}").fingerprint == first, "stable when nothing changed"
+    extra = next((data / "train" / "cat").iterdir())
+    shutil.copy(extra, data / "train" / "cat" / "extra.jpg")
+    assert load_dataset(f"folder:{data}").fingerprint != first
+    assert load_dataset("digits").fingerprint == load_dataset("digits").fingerprint
+
+
+def test_an_image_too_big_to_decode_safely_is_skipped_and_counted(tmp_path, monkeypatch, caplog):
+    """Pillow refuses images above twice MAX_IMAGE_PIXELS (a 14000x14000 JPEG by default)."""
+    from PIL import Image
+
+    root = tmp_path / "data"
+    for name in ("a", "b"):
+        write_images(root / name, 3, 8)
+    Image.new("RGB", (40, 40)).save(root / "a" / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # 40x40 = 1600 > 2 * 500
+    with caplog.at_level(logging.WARNING, logger="bench"):
+        data = load_dataset(f"folder:{root}", storage_size=8)
+    assert len(data.y_train) + len(data.y_test) == 6
+    assert "skipped 1 unreadable image files" in caplog.text
 
 
 def fake_cifar_archive(path: Path, inner="cifar-10-batches-py", extra: dict | None = None):

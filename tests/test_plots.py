@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import matplotlib
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from PIL import Image
@@ -13,9 +14,12 @@ from PIL import Image
 from bench import aggregate, plots
 from bench.comparison import Comparison, load_comparison
 from bench.plots.bars import gpu_memory
-from bench.plots.base import Missing
-from bench.plots.curves import continuous_epochs
+from bench.plots.base import Missing, plain_log_axis, short_label
+from bench.plots.classes import per_class_accuracy
+from bench.plots.curves import continuous_epochs, training_curves
 from bench.plots.scatter import accuracy_vs, pareto_front
+from bench.results import write_atomically
+from tests import results_fixture
 from tests.conftest import run_cli
 from tests.results_fixture import run_row, runs, write_fixture
 
@@ -36,8 +40,7 @@ def assert_figures(paths, folder, formats=("png",)) -> None:
 
 def test_every_figure_in_png_and_pdf(tmp_path):
     comparison = load_comparison(write_fixture(tmp_path / "results"))
-    out = tmp_path / "plots"
-    out.mkdir()
+    out = tmp_path / "new" / "plots"  # made by draw_all, as bench plot makes it
     paths = plots.draw_all(comparison, out, formats=("png", "pdf"))
     assert_figures(paths, out, ("png", "pdf"))
 
@@ -119,3 +122,46 @@ def test_bench_plot_command(tmp_path):
     assert_figures(sorted((tmp_path / "plots").glob("*.png")), tmp_path / "plots")
     bad = run_cli("plot", "--results", str(tmp_path), "--formats", "gif2")
     assert bad.returncode == 2 and "cannot draw gif2" in bad.stderr
+
+
+def test_per_class_labels_are_readable_and_long_class_names_cut(tmp_path, monkeypatch):
+    long_name = "a class name far too long for any axis"
+    monkeypatch.setattr(results_fixture, "CLASSES", ["cat", long_name, "ship"])
+    rows = [run_row(m, "scratch", 0, 0.7, weights="none") for m in ("simple_cnn", "VGG16")]
+    comparison = load_comparison(write_fixture(tmp_path, rows))
+    figure = per_class_accuracy(comparison, aggregate.ranking(comparison))
+    ax = figure.axes[0]
+    models = [label for label in ax.get_yticklabels()]
+    assert sorted(t.get_text() for t in models) == ["VGG16", "simple_cnn"]
+    assert all(t.get_rotation() == 0 for t in models), "model names side by side"
+    boxes = [t.get_window_extent(figure.canvas.get_renderer()) for t in models]
+    assert not boxes[0].overlaps(boxes[1])
+    classes = [t.get_text() for t in ax.get_xticklabels()]
+    assert classes[0] == "cat" and classes[1] == short_label(long_name) and len(classes[1]) == 18
+    assert comparison.classes["class_name"].eq(long_name).any(), "the CSV keeps the full name"
+
+
+def test_one_epoch_per_phase_is_drawn_as_points_and_the_band_is_explained(tmp_path):
+    rows = [run_row("ResNet50", p, s, 0.6) for p in ("frozen", "finetune") for s in (0, 1)]
+    store = write_fixture(tmp_path, rows)
+    epochs = store.read("epochs")
+    write_atomically(store.path("epochs"), epochs[epochs["epoch"] == 1])
+    comparison = load_comparison(store)
+    figure = training_curves(comparison, aggregate.ranking(comparison))
+    marked = [line for line in figure.axes[0].lines if line.get_marker() not in ("", "None")]
+    assert {x for line in marked for x in line.get_xdata()} == {1, 2}, "each epoch is a point"
+    legend = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert "band: ±1 sd over seeds" in legend
+
+
+@pytest.mark.parametrize("low, high", [(0.9, 1.4), (1.02, 11.4), (3, 8), (0.5, 900)])
+def test_a_log_axis_has_at_least_three_labels(low, high):
+    figure, ax = plt.subplots()
+    ax.set_xscale("log")
+    ax.set_xlim(low, high)
+    plain_log_axis(ax.xaxis)
+    figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    visible = [v for v in ax.get_xticks() if low <= v <= high]
+    assert len(visible) >= 3 and len(labels) >= 3, labels
+    plt.close(figure)

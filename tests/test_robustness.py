@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -80,6 +81,10 @@ def test_sigkill_then_resume_records_every_run_exactly_once(tmp_path):
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert resumed.stdout.count("already recorded: skipped") == len(kept)
     assert_each_run_once_and_complete(out, 4)
+    from bench.data.cache import cache_root
+
+    assert not list((cache_root() / "suites").glob(f"{suite.pid}-*")), "its data copy is gone"
+    assert not [p for p in out.glob(".*") if p.name != ".bench.lock"], "no temporary files"
     pd.testing.assert_frame_equal(
         pd.read_csv(out / "runs.csv").iloc[: len(kept)], kept, check_dtype=False
     )
@@ -362,3 +367,137 @@ def test_ids_that_look_like_numbers_stay_text(tmp_path):
     assert list(runs["run_id"]) == ["123456789012", "000000000042"]
     assert list(runs["settings_hash"]) == ["4e1712", "1234567890"]
     assert store.recorded_phases() == {"123456789012": {"frozen"}, "000000000042": {"frozen"}}
+
+
+def test_what_a_run_would_only_meet_later_is_refused_first_and_writes_nothing(
+    tmp_path, capsys, run_args
+):
+    out = tmp_path / "out"
+    cases = {
+        "limit=3: 3 images cannot hold all 10 classes": ["--limit", "3"],
+        "test_limit=3: 3 images cannot hold all 10 classes": ["--test-limit", "3"],
+        "validation split (val_fraction): 0.1 of 50 images": ["--limit", "50"],
+        "invalid setting seeds=[-1]": ["--seeds", "-1"],
+        "invalid setting seeds=[0, 0]: names a seed twice": ["--seeds", "0,0"],
+        "nothing to run": ["--epochs-scratch", "0"],
+    }
+    for message, extra in cases.items():
+        assert message in cli_error(capsys, *run_args(*extra)), message
+    assert not out.exists(), "a refused run creates no results folder"
+    out.mkdir()
+    (out / "env.json").write_text("{}")  # a refused run leaves what is there alone
+    cli_error(capsys, *run_args("--limit", "3"))
+    assert (out / "env.json").read_text() == "{}" and sorted(out.iterdir()) == [out / "env.json"]
+
+
+def test_a_refused_run_is_one_line_through_the_bench_command(tmp_path, run_args):
+    result = run_cli(*run_args("--limit", "3"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "bench: error: limit=3: 3 images cannot hold all 10 classes"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_error_inside_a_run_process_is_recorded_as_itself(tmp_path):
+    """The child's own exception type and message, never 'killed by SIGTERM'."""
+    from bench.data import load_dataset
+    from bench.progress import SilentReporter
+    from bench.runner import chosen_models, plan
+    from bench.settings import Settings
+    from bench.worker import SharedDataset, run_in_process
+
+    settings = Settings(models=["simple_cnn"], dataset="digits", weights="none").validate()
+    dataset = load_dataset("digits")
+    run = plan(settings, chosen_models(settings), dataset)[0]
+    with SharedDataset(dataset) as shared:
+        for array in shared.folder.glob("x_train.npy"):
+            array.unlink()  # the run's process cannot load its training images
+        outcome = run_in_process(run, shared, settings, 32, SilentReporter())
+    row = outcome.tables["runs"][0]
+    assert row["status"] == "failed" and row["phase"] == "setup"
+    assert row["error"].startswith("FileNotFoundError:") and "x_train.npy" in row["error"]
+    assert not outcome.out_of_memory
+
+
+def test_changed_data_and_damaged_rows_run_again(tmp_path, capsys, cifar_copy):
+    """Resume skips a run only when its data is unchanged and all its rows are complete."""
+    out = tmp_path / "out"
+    args = ["run", "--models", "simple_cnn", "--dataset", f"folder:{cifar_copy}", "--in-process"]
+    args += ["--weights", "none", "--epochs-scratch", "1", "--batch-size", "32", "--out", str(out)]
+    assert cli.main(args) == 0
+    first = pd.read_csv(out / "runs.csv")
+    assert cli.main(args) == 0
+    assert "already recorded: skipped" in capsys.readouterr().out
+    image = next((cifar_copy / "train" / "cat").iterdir())
+    shutil.copy(image, cifar_copy / "train" / "cat" / "added.jpg")
+    assert cli.main(args) == 0
+    assert "already recorded" not in capsys.readouterr().out, "new images: a new run"
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 2 and runs["data_fingerprint"].nunique() == 2
+    images = (runs["train_size"] + runs["val_size"]).tolist()
+    assert images == [first["train_size"][0] + first["val_size"][0]] * 1 + [images[0] + 1]
+    text = (out / "runs.csv").read_text()
+    (out / "runs.csv").write_text(text[: len(text) - len(text.splitlines()[-1]) // 2 - 1])
+    assert cli.main(args) == 0  # the torn last row's run is not recorded: it runs again
+    assert "already recorded" not in capsys.readouterr().out
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 2 and runs["test_accuracy"].notna().all() and runs["run_id"].is_unique
+
+
+def test_a_run_missing_a_phase_row_runs_again(tmp_path):
+    from bench.results import ResultsStore
+    from tests.results_fixture import run_row
+
+    store = ResultsStore(tmp_path)
+    store.write_run("a", {"runs": [run_row("VGG16", "frozen", 0, 0.5, run_id="a")]})
+    assert store.recorded_phases() == {"a": {"frozen"}}  # the runner wants frozen + finetune
+    broken = run_row("VGG16", "finetune", 0, 0.6, run_id="b", test_accuracy=None)
+    store.write_run("b", {"runs": [run_row("VGG16", "frozen", 0, 0.5, run_id="b"), broken]})
+    assert "b" not in store.recorded_phases()
+
+
+def test_empty_runs_csv_missing_backend_and_overlong_names_are_one_line(
+    tmp_path, capsys, run_args, monkeypatch
+):
+    (tmp_path / "runs.csv").write_text("")
+    assert "no runs in" in cli_error(capsys, "report", "--results", str(tmp_path))
+    long_name = "a" * 300
+    message = cli_error(capsys, *run_args("--out", str(tmp_path / long_name / "results")))
+    assert "File name too long" in message and len(message) < 400
+    config = tmp_path / "huge.toml"
+    config.write_text(f'[defaults]\nout = "{tmp_path}/{"b" * 5_000_000}"\n')
+    message = cli_error(capsys, "run", "--config", str(config), "--models", "simple_cnn", *TINY)
+    assert "File name too long" in message and len(message) < 400
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "jax" else real(name, *a)
+    )
+    message = cli_error(capsys, *run_args("--backend", "jax"))
+    assert "backend jax is not installed: install the jax extra" in message
+
+
+def test_a_report_with_nothing_to_rank_is_refused_and_writes_nothing(tmp_path, capsys):
+    from tests.results_fixture import run_row, write_fixture
+
+    write_fixture(tmp_path, [run_row("simple_cnn", "scratch", 0, 0.7, weights="none")])
+    message = cli_error(capsys, "report", "--results", str(tmp_path), "--phase", "frozen")
+    assert "nothing to rank" in message and "frozen phase" in message
+    assert not (tmp_path / "ranking.md").exists() and not (tmp_path / "summary.csv").exists()
+
+
+def test_debris_of_a_killed_suite_is_removed_by_the_next(tmp_path, capsys, run_args):
+    from bench.data.cache import cache_root
+
+    stale = cache_root() / "suites" / "999999999-dead"  # no such process
+    stale.mkdir(parents=True)
+    (stale / "x_train.npy").write_bytes(b"left by kill -9")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in (".epochs.csv.abc123", ".runs.csv.def456", ".env.json.0xyz"):
+        (out / name).write_text("half a file")
+    assert cli.main(run_args("--in-process", "--quiet", "--epochs-scratch", "1")) == 0
+    assert not stale.exists()
+    assert sorted(p.name for p in out.glob(".*")) == [".bench.lock"]
