@@ -6,7 +6,6 @@ that `results/env.json` keeps and `bench env` prints.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import platform
 import subprocess
@@ -17,8 +16,6 @@ from pathlib import Path
 
 import keras
 import psutil
-
-from bench.errors import BenchError
 
 # The backend's own distribution, whose version each row records.
 BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
@@ -45,17 +42,6 @@ VARIABLES = [
     "TF_ENABLE_ONEDNN_OPTS",
     "OMP_NUM_THREADS",
 ]
-
-
-def check_backend(backend: str) -> None:
-    """Refuse a backend that is not installed, naming what to install."""
-    if backend and importlib.util.find_spec(BACKEND_PACKAGES[backend]) is None:
-        extra = (
-            ""
-            if backend == "tensorflow"
-            else f": install the {backend} extra, pip install -e '.[{backend}]'"
-        )
-        raise BenchError(f"backend {backend} is not installed{extra}")
 
 
 def keras_home() -> Path:

@@ -27,7 +27,8 @@ from bench.protocol import PhaseResult, phase_names, phases_for, run_phase
 from bench.registry import ModelSpec
 from bench.results import ResultsStore
 from bench.settings import PHASES, Settings, stable_hash
-from bench.worker import Outcome, SharedDataset, run_in_process
+from bench.shared_data import SharedDataset
+from bench.worker import Outcome, Processes, run_in_process
 
 log = logging.getLogger("bench")
 
@@ -48,7 +49,6 @@ def chosen_models(settings: Settings) -> dict[str, tuple[ModelSpec, list[str]]]:
     """The models to run and their phases, every input about them checked before any data
     loads; a model with no phase to run (its epochs are 0) is left out, and a suite with
     nothing to run is refused."""
-    environment.check_backend(settings.backend)
     if settings.weights not in ("imagenet", "none"):
         check_weights_file(settings.weights)
     chosen, idle = {}, []
@@ -128,15 +128,18 @@ def run_suite(
     store.remove_temporary_files()  # left by a suite killed while writing
     store.write_environment(environment.collect(), settings)
     recorded = {} if force else store.recorded_phases()
+    pending = [r for r in runs if not set(r.phases) <= recorded.get(r.run_id, set())]
     reporter.start_suite(len(runs))
-    with SharedDataset(dataset) as shared:
+    with SharedDataset(dataset) as shared, Processes(settings.backend) as started:
+        processes = started if isolate else None  # None: every run in this process
         for index, run in enumerate(runs, 1):
             reporter.start_run(index, len(runs), run.label)
-            if set(run.phases) <= recorded.get(run.run_id, set()):
+            if run not in pending:
                 reporter.end_run("already recorded: skipped (--force reruns it)")
                 continue
+            follows = run is not pending[-1]  # then the next run's process starts meanwhile
             try:
-                tables = attempt(run, shared, settings, reporter, isolate)
+                tables = attempt(run, shared, settings, reporter, processes, follows)
             except KeyboardInterrupt:
                 kept = len(set(store.read("runs")["run_id"]) & {r.run_id for r in runs})
                 reporter.say(
@@ -150,15 +153,25 @@ def run_suite(
     return rows[rows["run_id"].isin({r.run_id for r in runs})].reset_index(drop=True)
 
 
-def attempt(run: Run, shared: SharedDataset, settings: Settings, reporter, isolate: bool):
-    """The run's rows; out of memory, it is tried again at half the batch size, down to
+def attempt(
+    run: Run,
+    shared: SharedDataset,
+    settings: Settings,
+    reporter,
+    processes: Processes | None,
+    another_follows: bool = False,
+):
+    """The run's rows, from a process of its own (from this one when `processes` is None);
+    out of memory, it is tried again at half the batch size, down to
     settings.min_batch_size, and the rows record the batch size that was used."""
     batch = settings.batch_size
     while True:
-        if isolate:
-            outcome = run_in_process(run, shared, settings, batch, reporter)
-        else:
+        if processes is None:
             outcome = execute(run, shared.dataset, settings, reporter, batch)
+        else:
+            outcome = run_in_process(
+                run, shared, settings, batch, reporter, processes, another_follows
+            )
         if not outcome.out_of_memory or batch // 2 < settings.min_batch_size:
             return outcome.tables
         reporter.say(f"  out of memory at batch size {batch}: trying again at {batch // 2}")

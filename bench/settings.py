@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import importlib.util
 import json
 import sys
 import types
@@ -102,6 +103,7 @@ class Settings:
         ]
         checks += [
             ("backend", self.backend in BACKENDS, f"must be one of {', '.join(BACKENDS[1:])}"),
+            ("backend", _installed(self.backend), f"is not installed ({_install(self.backend)})"),
             ("precision", self.precision in PRECISIONS, "must be float32 or mixed"),
             ("frozen_mode", self.frozen_mode in FROZEN_MODES, "must be end-to-end or features"),
         ]
@@ -131,6 +133,16 @@ class Settings:
 
     def protocol_hash(self) -> str:
         return stable_hash(self.protocol())
+
+
+def _installed(backend: str) -> bool:
+    """Whether the backend's package can be imported (asked without importing it)."""
+    return backend not in BACKENDS[1:] or importlib.util.find_spec(backend) is not None
+
+
+def _install(backend: str) -> str:
+    """How to install a backend: TensorFlow is a dependency, JAX and PyTorch are extras."""
+    return "pip install tensorflow" if backend == "tensorflow" else f"pip install -e '.[{backend}]'"
 
 
 def stable_hash(data: Any, length: int = 12) -> str:

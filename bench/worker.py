@@ -5,7 +5,9 @@ results.
 
 The child is `python -m bench.worker`, never a copy of the caller's program: a spawned
 multiprocessing child imports the caller's `__main__` again, which breaks a plain script
-that calls `bench.run(...)` without an `if __name__ == "__main__":` guard.
+that calls `bench.run(...)` without an `if __name__ == "__main__":` guard. A child imports
+Keras and its backend (5-10 s) before it is given its run, so the suite starts the next run's
+process while the current one trains (`Processes`), and that time is not waited for again.
 """
 
 from __future__ import annotations
@@ -13,10 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -24,15 +24,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-import numpy as np
-import psutil
-
 from bench import native_logs
-from bench.data import Dataset
-from bench.data.cache import cache_root
 from bench.settings import Settings
+from bench.shared_data import SharedDataset, load_shared
 
-ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 EXIT_GRACE_S = 60  # a child that has sent its rows, or closed its pipe, gets this long to exit
 
 
@@ -42,58 +37,6 @@ class Outcome:
 
     tables: dict[str, list[dict]] = field(default_factory=dict)
     out_of_memory: bool = False
-
-
-class SharedDataset:
-    """The suite's data set, saved once as .npy files that each run's process maps read-only,
-    instead of being decoded again or pickled through a pipe for every run. The copy lives in
-    bench's cache folder under the suite's process id, so a copy left by a killed suite is
-    found and removed by the next one."""
-
-    def __init__(self, dataset: Dataset):
-        self.dataset = dataset
-        self.folder: Path | None = None
-
-    def __enter__(self) -> SharedDataset:
-        root = cache_root() / "suites"
-        root.mkdir(parents=True, exist_ok=True)
-        remove_stale_copies(root)
-        self.folder = Path(tempfile.mkdtemp(dir=root, prefix=f"{os.getpid()}-"))
-        for name in ARRAYS:
-            array = getattr(self.dataset, name)
-            if array is not None:
-                np.save(self.folder / f"{name}.npy", array)
-        meta = {
-            "name": self.dataset.name,
-            "class_names": self.dataset.class_names,
-            "fingerprint": self.dataset.fingerprint,
-        }
-        (self.folder / "meta.pkl").write_bytes(pickle.dumps(meta))
-        return self
-
-    def __exit__(self, *_) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def remove_stale_copies(root: Path) -> None:
-    """Remove the data copies of suites whose process is gone (killed with SIGKILL)."""
-    for folder in root.iterdir():
-        pid = folder.name.split("-", 1)[0]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def load_shared(folder: Path) -> Dataset:
-    meta = pickle.loads((folder / "meta.pkl").read_bytes())
-    optional = {"x_val", "y_val"}  # only a data set with a validation split of its own
-    arrays = {
-        name: np.load(folder / f"{name}.npy", mmap_mode="r")
-        for name in ARRAYS
-        if name not in optional or (folder / f"{name}.npy").exists()
-    }
-    return Dataset(
-        meta["name"], **arrays, class_names=meta["class_names"], fingerprint=meta["fingerprint"]
-    )
 
 
 @dataclass
@@ -123,34 +66,37 @@ def child_environment(backend: str, debug: bool) -> dict[str, str]:
     return env
 
 
-def run_in_process(run, shared: SharedDataset, settings: Settings, batch_size: int, reporter):
-    """Run in a fresh process; relay its progress; return its Outcome, or a failed row that
-    says why the process ended without one."""
-    from bench.runner import crashed
+class RunProcess:
+    """A started `python -m bench.worker`: it imports Keras, then waits for its Job."""
 
-    level = logging.getLogger("bench").getEffectiveLevel()
-    debug = level <= logging.DEBUG
-    job = Job(run, shared.folder, settings, batch_size, level)
-    receiver, sender = os.pipe()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.worker", str(sender)],
-        stdin=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        pass_fds=(sender,),
-        env=child_environment(settings.backend, debug),
-        start_new_session=True,  # Ctrl-C at the terminal reaches the parent alone
-    )
-    os.close(sender)  # only the child writes: its end shows here as end of file
-    tail: deque[str] = deque(maxlen=5)
-    errors = native_logs.forward(process.stderr, keep_all=debug, tail=tail)
-    connection = Connection(receiver, writable=False)
-    phase, outcome, reason = "setup", None, None
-    try:
-        process.stdin.write(pickle.dumps(job))
-        process.stdin.close()
+    def __init__(self, backend: str, debug: bool):
+        receiver, sender = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.worker", str(sender)],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(sender,),
+            env=child_environment(backend, debug),
+            start_new_session=True,  # Ctrl-C at the terminal reaches the parent alone
+        )
+        os.close(sender)  # only the child writes: its end shows here as end of file
+        self.connection = Connection(receiver, writable=False)
+        self.tail: deque[str] = deque(maxlen=5)  # its last lines on stderr, to say why it died
+        self.errors = native_logs.forward(self.process.stderr, keep_all=debug, tail=self.tail)
+
+    def run(self, job: Job, reporter) -> tuple[Outcome | None, str, str | None, int | None]:
+        """Give the process its job; relay its progress until it is done. Returns its outcome
+        (None if it ended without one), the phase it was in, the reason it gave for failing,
+        and its exit code (None if it did not end by itself in time)."""
+        phase, outcome, reason = "setup", None, None
+        try:
+            self.process.stdin.write(pickle.dumps(job))
+            self.process.stdin.close()
+        except BrokenPipeError:  # it died while starting: its exit code and stderr say why
+            pass
         while outcome is None and reason is None:
             try:
-                kind, payload = connection.recv()
+                kind, payload = self.connection.recv()
             except EOFError:
                 break
             if kind == "done":
@@ -160,26 +106,67 @@ def run_in_process(run, shared: SharedDataset, settings: Settings, batch_size: i
             else:
                 phase = payload[0] if kind == "start_phase" else phase
                 getattr(reporter, kind)(*payload)
-        exitcode = _wait(process)
+        try:
+            exitcode = self.process.wait(timeout=EXIT_GRACE_S)
+        except subprocess.TimeoutExpired:
+            exitcode = None
+        return outcome, phase, reason, exitcode
+
+    def close(self) -> None:
+        """Stop the process if it is still there (interrupted, stuck, or never used)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.connection.close()
+        self.errors.join(timeout=5)
+
+
+class Processes:
+    """The run processes of a suite, the next one started while the current one trains."""
+
+    def __init__(self, backend: str):
+        self.backend = backend
+        self.debug = logging.getLogger("bench").getEffectiveLevel() <= logging.DEBUG
+        self.ready: RunProcess | None = None
+
+    def take(self, another_follows: bool) -> RunProcess:
+        """A process for this attempt; if `another_follows`, the next one starts now."""
+        taken = self.ready or RunProcess(self.backend, self.debug)
+        self.ready = RunProcess(self.backend, self.debug) if another_follows else None
+        return taken
+
+    def __enter__(self) -> Processes:
+        return self
+
+    def __exit__(self, *_) -> None:
+        if self.ready is not None:
+            self.ready.close()
+
+
+def run_in_process(
+    run,
+    shared: SharedDataset,
+    settings: Settings,
+    batch_size: int,
+    reporter,
+    processes: Processes,
+    another_follows: bool = False,
+) -> Outcome:
+    """Run in a process of its own; relay its progress; return its Outcome, or a failed row
+    that says why the process ended without one."""
+    from bench.runner import crashed
+
+    level = logging.getLogger("bench").getEffectiveLevel()
+    process = processes.take(another_follows)
+    try:
+        job = Job(run, shared.folder, settings, batch_size, level)
+        outcome, phase, reason, exitcode = process.run(job, reporter)
     finally:
-        if process.poll() is None:  # interrupted: stop the child before going on
-            process.kill()
-            process.wait()
-        connection.close()
-        errors.join(timeout=5)
+        process.close()
     if outcome is None:
-        why = reason or _why_it_ended(exitcode, tail)
+        why = reason or _why_it_ended(exitcode, process.tail)
         outcome = crashed(run, shared.dataset, settings, batch_size, phase, exitcode, why)
     return outcome
-
-
-def _wait(process: subprocess.Popen) -> int | None:
-    """The child's exit code once it has ended by itself; None if it did not end in time
-    (then it is killed)."""
-    try:
-        return process.wait(timeout=EXIT_GRACE_S)
-    except subprocess.TimeoutExpired:
-        return None
 
 
 def _why_it_ended(exitcode: int | None, tail: deque[str]) -> str | None:
@@ -216,10 +203,10 @@ def child_main(fd: int) -> None:
     connection = Connection(fd, readable=False)
     _exit_with_parent()
     try:
-        job: Job = pickle.load(sys.stdin.buffer)  # imports Keras, on the backend of the env
-        logging.basicConfig(level=job.log_level, format="bench: %(levelname)s: %(message)s")
-        from bench.runner import execute
+        from bench.runner import execute  # Keras and its backend, before the job is given
 
+        job: Job = pickle.load(sys.stdin.buffer)
+        logging.basicConfig(level=job.log_level, format="bench: %(levelname)s: %(message)s")
         outcome = execute(
             job.run, load_shared(job.folder), job.settings, _Forward(connection), job.batch_size
         )

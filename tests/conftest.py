@@ -62,3 +62,14 @@ def bench_main(capsys, *args: str) -> tuple[int, str, str]:
         code = done.code
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+# Modules whose module-scoped fixtures are expensive (a real suite, trained weights): their
+# tests stay on one test process (pytest -n 2 --dist loadgroup); the rest are spread singly.
+GROUPED_MODULES = {"tests.test_cli", "tests.test_features", "tests.test_protocol"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.module.__name__ in GROUPED_MODULES:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

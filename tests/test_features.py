@@ -16,7 +16,7 @@ from bench.model import build_classifier
 from bench.progress import SilentReporter
 from bench.protocol import head_of, run_phase
 from bench.settings import Settings
-from tests.conftest import random_weights, run_cli
+from tests.conftest import bench_main, random_weights
 
 
 @pytest.fixture(scope="module")
@@ -71,13 +71,13 @@ def test_features_mode_trains_a_head_well_above_chance(resnet_weights):
     assert not np.array_equal(before[0], after[0]), "the classifier's own head was trained"
 
 
-def test_the_mode_is_recorded_in_every_row(resnet_weights, tmp_path):
-    out = tmp_path / "results"
-    args = ["run", "--models", "ResNet50", "--weights", str(resnet_weights), "--dataset", "digits"]
-    args += ["--image-size", "32", "--limit", "300", "--test-limit", "200", "--batch-size", "32"]
+def test_the_mode_is_recorded_in_every_row(tmp_path, capsys):
+    out, weights = tmp_path / "results", random_weights("MobileNetV3Small", tmp_path)
+    args = ["run", "--models", "MobileNetV3Small", "--weights", str(weights), "--dataset", "digits"]
+    args += ["--image-size", "32", "--limit", "120", "--test-limit", "60", "--batch-size", "32"]
     args += ["--epochs-frozen", "2", "--epochs-finetune", "1", "--frozen-mode", "features"]
-    result = run_cli(*args, "--out", str(out))
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    code, stdout, stderr = bench_main(capsys, *args, "--out", str(out), "--in-process")
+    assert code == 0, stdout[-2000:] + stderr[-2000:]
     runs = pd.read_csv(out / "runs.csv").set_index("phase")
     assert runs.loc["frozen", "frozen_mode"] == "features"
     assert runs.loc["frozen", "features_time_s"] > 0
