@@ -69,7 +69,14 @@ def bench_main(capsys, *args: str) -> tuple[int, str, str]:
 GROUPED_MODULES = {"tests.test_cli", "tests.test_features", "tests.test_protocol"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if item.module.__name__ in GROUPED_MODULES:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+def run_here(capsys, *args: str) -> subprocess.CompletedProcess:
+    """bench_main as a finished process, for tests written against run_cli."""
+    code, out, err = bench_main(capsys, *args)
+    return subprocess.CompletedProcess(["bench", *args], code, out, err)

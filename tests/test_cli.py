@@ -13,7 +13,7 @@ import bench
 from bench import native_logs
 from bench.progress import print_table
 from bench.results import CLASS_COLUMNS, CONFUSION_COLUMNS, EPOCH_COLUMNS, FILES, RUN_COLUMNS
-from tests.conftest import ROOT, bench_main, random_weights, run_cli
+from tests.conftest import ROOT, bench_main, random_weights, run_cli, run_here
 from tests.test_data import split_layout
 
 PHASE_ONLY = {"unfreeze": {"finetune"}}  # columns that belong to one phase only
@@ -126,7 +126,7 @@ def test_run_ends_with_the_report_of_its_suite(real_run):
     assert set(summary["phase"]) == {"frozen", "finetune", "scratch"}
 
 
-def test_env_json_records_the_environment_and_each_rows_settings(real_run):
+def test_env_json_records_the_environment_and_each_rows_settings(real_run, capsys):
     _, out, _ = real_run
     recorded = json.loads((out / "env.json").read_text())
     runs = pd.read_csv(out / "runs.csv")
@@ -134,7 +134,7 @@ def test_env_json_records_the_environment_and_each_rows_settings(real_run):
     assert recorded["environment"]["packages"]["keras"] == keras.__version__
     assert set(runs["settings_hash"]) <= set(recorded["protocols"])
     assert recorded["settings"]["models"] == ["simple_cnn", "MobileNetV3Small"]
-    shown = run_cli("env", "--results", str(out))
+    shown = run_here(capsys, "env", "--results", str(out))
     assert shown.returncode == 0 and f"protocols.{runs['settings_hash'][0]}.batch_size" in (
         shown.stdout
     )
@@ -170,10 +170,10 @@ def test_info_and_list_take_families_as_run_does(capsys):
     assert code == 2 and not out and "unknown family 'nope'" in err
 
 
-def test_rerun_skips_recorded_runs_without_duplicates(real_run):
+def test_rerun_skips_recorded_runs_without_duplicates(real_run, capsys):
     _, out, args = real_run
     before = pd.read_csv(out / "runs.csv")
-    again = run_cli(*args)
+    again = run_here(capsys, *args)  # everything recorded: no run process starts
     assert again.returncode == 0 and "already recorded" in again.stdout
     pd.testing.assert_frame_equal(pd.read_csv(out / "runs.csv"), before)
 
@@ -193,10 +193,12 @@ def assert_clean_error(result, *fragments: str) -> None:
         assert fragment in line[0]
 
 
-def test_offline_cifar10_says_what_file_to_put_where(tmp_path, monkeypatch):
+def test_offline_cifar10_says_what_file_to_put_where(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     out = tmp_path / "r"
-    result = run_cli("run", "--dataset", "cifar10", "--models", "simple_cnn", "--out", str(out))
+    result = run_here(
+        capsys, "run", "--dataset", "cifar10", "--models", "simple_cnn", "--out", str(out)
+    )
     assert_clean_error(result, "cifar-10-python.tar.gz", str(tmp_path / "datasets"))
     assert not out.exists(), "a refused run writes nothing"
 

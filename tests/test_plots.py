@@ -20,7 +20,7 @@ from bench.plots.curves import continuous_epochs, training_curves
 from bench.plots.scatter import accuracy_vs, pareto_front
 from bench.results import write_atomically
 from tests import results_fixture
-from tests.conftest import run_cli
+from tests.conftest import run_here
 from tests.results_fixture import run_row, runs, write_fixture
 
 matplotlib.use("Agg")
@@ -115,12 +115,12 @@ def test_point_labels_do_not_overlap(tmp_path):
         assert not a.overlaps(b)
 
 
-def test_bench_plot_command(tmp_path):
+def test_bench_plot_command(tmp_path, capsys):
     write_fixture(tmp_path)
-    result = run_cli("plot", "--results", str(tmp_path), "--formats", "png")
+    result = run_here(capsys, "plot", "--results", str(tmp_path), "--formats", "png")
     assert result.returncode == 0, result.stderr
     assert_figures(sorted((tmp_path / "plots").glob("*.png")), tmp_path / "plots")
-    bad = run_cli("plot", "--results", str(tmp_path), "--formats", "gif2")
+    bad = run_here(capsys, "plot", "--results", str(tmp_path), "--formats", "gif2")
     assert bad.returncode == 2 and "cannot draw gif2" in bad.stderr
 
 

@@ -13,7 +13,7 @@ from bench import aggregate, report
 from bench.comparison import Comparison, load_comparison
 from bench.errors import BenchError
 from bench.results import ResultsStore
-from tests.conftest import run_cli
+from tests.conftest import run_here
 from tests.results_fixture import write_fixture
 
 T_975_2DF = 4.302653  # Student's t, 97.5th percentile, 2 degrees of freedom (from a t table)
@@ -221,8 +221,8 @@ def test_all_equal_columns_have_no_bold(comparison):
     assert not any(flags[gap] for flags in made.bold)  # 5.00 everywhere
 
 
-def test_bench_report_writes_the_three_files_and_prints_the_table(store):
-    result = run_cli("report", "--results", str(store.folder))
+def test_bench_report_writes_the_three_files_and_prints_the_table(store, capsys):
+    result = run_here(capsys, "report", "--results", str(store.folder))
     assert result.returncode == 0, result.stderr
     assert "| 2†     | MobileNetV2" in result.stdout or "2†" in result.stdout
     assert "failed run: EfficientNetB0" in result.stdout
@@ -230,13 +230,14 @@ def test_bench_report_writes_the_three_files_and_prints_the_table(store):
     for name in ("summary.csv", "ranking.md", "ranking.tex"):
         assert (store.folder / name).stat().st_size > 0
     assert len(pd.read_csv(store.folder / "summary.csv")) == 10
-    printed = run_cli("report", "--results", str(store.folder), "--format", "tex")
+    printed = run_here(capsys, "report", "--results", str(store.folder), "--format", "tex")
     assert printed.stdout == (store.folder / "ranking.tex").read_text()
 
 
-def test_bench_report_filters_and_writes_elsewhere(store, tmp_path):
+def test_bench_report_filters_and_writes_elsewhere(store, tmp_path, capsys):
     out = tmp_path / "paper"
-    result = run_cli(
+    result = run_here(
+        capsys,
         "report",
         "--results",
         str(store.folder),
@@ -260,14 +261,14 @@ def test_bench_report_filters_and_writes_elsewhere(store, tmp_path):
         (["--models", "ResNet5O"], "did you mean"),
     ],
 )
-def test_bench_report_bad_input_is_one_clear_line(store, args, message):
-    result = run_cli("report", "--results", str(store.folder), *args)
+def test_bench_report_bad_input_is_one_clear_line(store, args, message, capsys):
+    result = run_here(capsys, "report", "--results", str(store.folder), *args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_bench_report_on_a_folder_without_results(tmp_path):
-    result = run_cli("report", "--results", str(tmp_path / "nothing"))
+def test_bench_report_on_a_folder_without_results(tmp_path, capsys):
+    result = run_here(capsys, "report", "--results", str(tmp_path / "nothing"))
     assert result.returncode == 2 and "no runs in" in result.stderr
 
 
@@ -280,7 +281,7 @@ def test_results_of_an_older_version_still_report(store):
     assert "GMACs" not in made.header and "GMACs (not measured)" in " ".join(made.notes)
 
 
-def test_a_csv_that_is_not_a_results_file_is_refused(tmp_path):
+def test_a_csv_that_is_not_a_results_file_is_refused(tmp_path, capsys):
     (tmp_path / "runs.csv").write_text("a,b\n1,2\n")
-    result = run_cli("report", "--results", str(tmp_path))
+    result = run_here(capsys, "report", "--results", str(tmp_path))
     assert result.returncode == 2 and "not a bench results file" in result.stderr

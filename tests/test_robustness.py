@@ -28,7 +28,7 @@ TINY = ["--dataset", "digits", "--weights", "none", "--limit", "200", "--test-li
 TINY += ["--epochs-scratch", "2", "--batch-size", "32"]
 
 
-def suite_args(out: Path, seeds: str = "0,1,2") -> list[str]:
+def suite_args(out: Path, seeds: str = "0,1") -> list[str]:
     return ["run", "--models", "simple_cnn", "--seeds", seeds, "--out", str(out), *TINY]
 
 
@@ -72,15 +72,15 @@ def test_sigkill_then_resume_records_every_run_exactly_once(tmp_path):
     out = tmp_path / "results"
     suite = start_suite(suite_args(out))
     wait_for_rows(out / "runs.csv", 1)
-    time.sleep(1.5)  # into the next run: its process is training when the kill comes
+    time.sleep(1.0)  # into the next run: its process is training when the kill comes
     os.killpg(suite.pid, signal.SIGKILL)
     suite.wait(timeout=60)
     kept = pd.read_csv(out / "runs.csv")
-    assert 1 <= len(kept) < 3 and kept["run_id"].is_unique
+    assert len(kept) == 1 and kept["run_id"].is_unique
     resumed = run_cli(*suite_args(out))
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert resumed.stdout.count("already recorded: skipped") == len(kept)
-    assert_each_run_once_and_complete(out, 3)
+    assert_each_run_once_and_complete(out, 2)
     from bench.data.cache import cache_root
 
     assert not list((cache_root() / "suites").glob(f"{suite.pid}-*")), "its data copy is gone"
@@ -306,10 +306,9 @@ def test_an_output_folder_that_cannot_be_written_is_refused_first(tmp_path, caps
     assert "cannot write results to" in message
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    result = run_cli("--debug", "run", "--models", "resnet05", "--dataset", "digits")
-    assert result.returncode != 0 and "Traceback" in result.stderr
-    assert "unknown model 'resnet05'" in result.stderr
+def test_debug_lets_the_error_through_with_its_traceback(tmp_path):
+    with pytest.raises(BenchError, match="unknown model 'resnet05'"):
+        cli.main(["--debug", "run", "--models", "resnet05", "--dataset", "digits"])
 
 
 def _write_runs(folder: str, prefix: str, count: int, barrier) -> None:
@@ -333,7 +332,7 @@ def test_two_suites_writing_one_folder_lose_no_rows(tmp_path):
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(2)
     writers = [
-        context.Process(target=_write_runs, args=(str(tmp_path), prefix, 15, barrier))
+        context.Process(target=_write_runs, args=(str(tmp_path), prefix, 10, barrier))
         for prefix in "ab"
     ]
     for writer in writers:
@@ -342,7 +341,7 @@ def test_two_suites_writing_one_folder_lose_no_rows(tmp_path):
         writer.join(timeout=300)
         assert writer.exitcode == 0
     runs = pd.read_csv(tmp_path / "runs.csv")
-    assert sorted(runs["run_id"]) == sorted(f"{p}{i}" for p in "ab" for i in range(15))
+    assert sorted(runs["run_id"]) == sorted(f"{p}{i}" for p in "ab" for i in range(10))
 
 
 def test_in_process_runs_everything_here_on_the_loaded_backend(tmp_path, capsys, run_args):
