@@ -22,6 +22,7 @@ and mixed); on the torch backend at least 0.8 of timm eager.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -60,6 +61,9 @@ def timm_rates(model: str, args, compiled: bool = False) -> dict | None:
     """timm's same architecture, same device, batch size and precision, measured by
     timm_side.py in a process of its own: PyTorch and TensorFlow abort when loaded together,
     and the two frameworks must not share the GPU's memory. None without timm."""
+    if model not in TIMM_NAMES or importlib.util.find_spec("timm") is None:
+        print(f"timm side not measured (no timm, or no timm {model}): harness figures only")
+        return None
     command = [sys.executable, str(Path(__file__).with_name("timm_side.py")), TIMM_NAMES[model]]
     command += ["--batch-size", str(args.batch_size), "--steps", str(args.steps)]
     command += ["--precision", args.precision, "--image-size", str(args.image_size)]

@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One compute thread per process: the tests run on two processes, and each may have a run's
+# process beside it, on a 2-core machine; more threads only spin against each other.
+for _name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+    os.environ.setdefault(_name, "1")
 os.environ.setdefault("BENCH_OFFLINE", "1")  # tests never try to download
 # Decoded folder images go to a cache of this test session, never to the user's ~/.cache.
 os.environ.setdefault("BENCH_CACHE", tempfile.mkdtemp(prefix="bench-test-cache-"))

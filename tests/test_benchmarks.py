@@ -22,14 +22,14 @@ def load(name: str):
 
 def test_throughput_writes_the_harness_figures(tmp_path, capsys):
     saved = tmp_path / "throughput.json"
-    args = ["--models", "MobileNetV2", "--batch-size", "4", "--steps", "2", "--epochs", "2"]
+    args = ["--models", "simple_cnn", "--batch-size", "4", "--steps", "2", "--epochs", "2"]
     assert load("throughput").main([*args, "--image-size", "32", "--save", str(saved)]) == 0
     record = json.loads(saved.read_text())
     row = record["rows"][0]
-    assert row["model"] == "MobileNetV2"
+    assert row["model"] == "simple_cnn"
     assert row["harness"]["train"] > 0 and row["harness"]["infer"] > 0
     assert record["environment"]["backend"] and record["command"].startswith("python benchmarks")
-    assert "MobileNetV2: harness train" in capsys.readouterr().out
+    assert "simple_cnn: harness train" in capsys.readouterr().out
 
 
 def test_frozen_features_compares_both_modes(tmp_path):

@@ -21,7 +21,7 @@ from bench import cli, registry
 from bench.errors import BenchError
 from bench.model import load_backbone
 from bench.runner import Run, crashed, is_out_of_memory
-from tests.conftest import ROOT, bench_main, random_weights, run_cli
+from tests.conftest import ROOT, bench_main, random_weights, run_cli, run_here
 from tests.test_data import write_images
 
 TINY = ["--dataset", "digits", "--weights", "none", "--limit", "200", "--test-limit", "100"]
@@ -68,7 +68,7 @@ def wait_for_rows(path: Path, rows: int, timeout: float = 300) -> None:
     raise AssertionError(f"{path} never reached {rows} rows")
 
 
-def test_sigkill_then_resume_records_every_run_exactly_once(tmp_path):
+def test_sigkill_then_resume_records_every_run_exactly_once(tmp_path, capsys):
     out = tmp_path / "results"
     suite = start_suite(suite_args(out))
     wait_for_rows(out / "runs.csv", 1)
@@ -77,7 +77,7 @@ def test_sigkill_then_resume_records_every_run_exactly_once(tmp_path):
     suite.wait(timeout=60)
     kept = pd.read_csv(out / "runs.csv")
     assert len(kept) == 1 and kept["run_id"].is_unique
-    resumed = run_cli(*suite_args(out))
+    resumed = run_here(capsys, *suite_args(out))  # the bench command, in this process
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert resumed.stdout.count("already recorded: skipped") == len(kept)
     assert_each_run_once_and_complete(out, 2)
@@ -102,16 +102,20 @@ def test_ctrl_c_stops_cleanly_and_says_what_was_kept(tmp_path):
     assert_each_run_once_and_complete(out, len(pd.read_csv(out / "runs.csv")))
 
 
-def test_a_failing_run_is_a_failed_row_and_the_others_complete(tmp_path, capsys):
-    """MobileNetV2 given weights saved from another architecture fails; simple_cnn runs."""
+def test_a_failing_run_and_out_of_memory_cost_only_those_runs(tmp_path, capsys, monkeypatch):
+    """Every batch above 16 runs out of memory (simulated), so each run is tried again at 16;
+    then MobileNetV2, given weights saved from another architecture, fails; simple_cnn runs."""
     weights = random_weights("MobileNetV3Small", tmp_path)
     out = tmp_path / "results"
     args = ["run", "--models", "MobileNetV2,simple_cnn", "--out", str(out), *TINY]
     args += ["--weights", str(weights), "--image-size", "32", "--epochs-frozen", "1"]
-    code, _, stderr = bench_main(capsys, *args)
+    monkeypatch.setenv("BENCH_SIMULATE_OOM_ABOVE", "16")  # each run's process inherits it
+    code, stdout, stderr = bench_main(capsys, *args, "--batch-size", "32")
     assert code == 1
+    assert stdout.count("out of memory at batch size 32: trying again at 16") == 2
     runs = pd.read_csv(out / "runs.csv").set_index("model")
-    assert runs.loc["simple_cnn", "status"] == "ok"
+    assert runs.loc["simple_cnn", "status"] == "ok" and runs.loc["simple_cnn", "batch_size"] == 16
+    assert runs.loc["simple_cnn", "infer_batch_size"] == 16
     assert runs.loc["MobileNetV2", "status"] == "failed"
     assert "cannot load weights" in runs.loc["MobileNetV2", "error"]
     assert "run failed: MobileNetV2" in stderr and "Traceback" not in stderr
@@ -119,18 +123,6 @@ def test_a_failing_run_is_a_failed_row_and_the_others_complete(tmp_path, capsys)
     assert "MobileNetV2 seed=0 setup: BenchError: cannot load weights" in (
         (out / "ranking.md").read_text()
     )
-
-
-def test_out_of_memory_is_retried_at_half_the_batch_size(tmp_path, capsys, monkeypatch):
-    out = tmp_path / "results"
-    args = ["run", "--models", "simple_cnn", "--out", str(out), *TINY, "--batch-size", "32"]
-    monkeypatch.setenv("BENCH_SIMULATE_OOM_ABOVE", "16")  # each run's process inherits it
-    code, stdout, stderr = bench_main(capsys, *args)
-    assert code == 0, stdout[-2000:] + stderr[-2000:]
-    assert "out of memory at batch size 32: trying again at 16" in stdout
-    runs = pd.read_csv(out / "runs.csv")
-    assert list(runs["batch_size"]) == [16] and list(runs["status"]) == ["ok"]
-    assert (pd.read_csv(out / "runs.csv")["infer_batch_size"] == 16).all()
 
 
 def test_out_of_memory_below_the_floor_is_a_failed_row(tmp_path, capsys, monkeypatch):
