@@ -133,24 +133,31 @@ def run_suite(
     with SharedDataset(dataset) as shared, Processes(settings.backend) as started:
         processes = started if isolate else None  # None: every run in this process
         for index, run in enumerate(runs, 1):
-            reporter.start_run(index, len(runs), run.label)
-            if run not in pending:
-                reporter.end_run("already recorded: skipped (--force reruns it)")
-                continue
-            follows = run is not pending[-1]  # then the next run's process starts meanwhile
             try:
+                reporter.start_run(index, len(runs), run.label)
+                if run not in pending:
+                    reporter.end_run("already recorded: skipped (--force reruns it)")
+                    continue
+                follows = run is not pending[-1]  # then the next run's process starts meanwhile
                 tables = attempt(run, shared, settings, reporter, processes, follows)
+                store.write_run(run.run_id, tables)
+                reporter.end_run(summarize(tables["runs"]))
             except KeyboardInterrupt:
-                kept = len(set(store.read("runs")["run_id"]) & {r.run_id for r in runs})
-                reporter.say(
-                    f"interrupted: {run.label} was not recorded; {kept} of this suite's "
-                    f"{len(runs)} runs are kept in {store.folder}; the same command resumes"
-                )
+                say_interrupted(reporter, store, runs, run)
                 raise
-            store.write_run(run.run_id, tables)
-            reporter.end_run(summarize(tables["runs"]))
     rows = store.read("runs")
     return rows[rows["run_id"].isin({r.run_id for r in runs})].reset_index(drop=True)
+
+
+def say_interrupted(reporter, store: ResultsStore, runs: list[Run], run: Run) -> None:
+    """What Ctrl-C left: whether the run in progress was recorded, and how many are kept."""
+    recorded = set(store.read("runs")["run_id"])
+    kept = len(recorded & {r.run_id for r in runs})
+    state = "was recorded" if run.run_id in recorded else "was not recorded"
+    reporter.say(
+        f"interrupted: {run.label} {state}; {kept} of this suite's {len(runs)} runs are kept "
+        f"in {store.folder}; the same command resumes"
+    )
 
 
 def attempt(

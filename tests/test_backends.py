@@ -64,7 +64,7 @@ def test_a_run_end_to_end_on_another_backend(tmp_path, backend, capsys, monkeypa
         pytest.skip(f"{backend} not installed (pip install -e .[{backend}]); CI installs jax")
     out, cache = tmp_path / "results", tmp_path / "cache"
     args = ["run", "--backend", backend, "--models", "simple_cnn", "--dataset", "digits"]
-    args += ["--weights", "none", "--epochs-scratch", "2", "--limit", "300", "--out", str(out)]
+    args += ["--weights", "none", "--epochs-scratch", "2", "--limit", "200", "--out", str(out)]
     monkeypatch.setenv("BENCH_CACHE", str(cache))  # each run's process inherits it
     seeds = "0,1" if backend == "jax" else "0"  # two on JAX: the second uses the cache
     code, stdout, stderr = bench_main(capsys, *args, "--seeds", seeds)

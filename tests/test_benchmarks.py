@@ -34,7 +34,7 @@ def test_throughput_writes_the_harness_figures(tmp_path, capsys):
 
 def test_frozen_features_compares_both_modes(tmp_path):
     saved = tmp_path / "features.json"
-    args = ["--model", "MobileNetV3Small", "--image-size", "32", "--epochs", "2", "--limit", "200"]
+    args = ["--model", "MobileNetV3Small", "--image-size", "32", "--epochs", "2", "--limit", "100"]
     assert load("frozen_features").main([*args, "--save", str(saved)]) == 0
     record = json.loads(saved.read_text())
     modes = {run["mode"]: run for run in record["runs"]}

@@ -324,7 +324,7 @@ def test_two_suites_writing_one_folder_lose_no_rows(tmp_path):
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(2)
     writers = [
-        context.Process(target=_write_runs, args=(str(tmp_path), prefix, 10, barrier))
+        context.Process(target=_write_runs, args=(str(tmp_path), prefix, 6, barrier))
         for prefix in "ab"
     ]
     for writer in writers:
@@ -333,7 +333,7 @@ def test_two_suites_writing_one_folder_lose_no_rows(tmp_path):
         writer.join(timeout=300)
         assert writer.exitcode == 0
     runs = pd.read_csv(tmp_path / "runs.csv")
-    assert sorted(runs["run_id"]) == sorted(f"{p}{i}" for p in "ab" for i in range(10))
+    assert sorted(runs["run_id"]) == sorted(f"{p}{i}" for p in "ab" for i in range(6))
 
 
 def test_in_process_runs_everything_here_on_the_loaded_backend(tmp_path, capsys, run_args):
