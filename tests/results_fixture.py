@@ -162,3 +162,16 @@ def add_phase_tables(run: dict, row: dict) -> None:
             {**key, "true_index": i, "predicted_index": i, "count": right},
             {**key, "true_index": i, "predicted_index": (i + 1) % 3, "count": per_class - right},
         ]
+
+
+def write_runs(folder: str, prefix: str, count: int, barrier) -> None:
+    """One of two suites writing into one folder at once (a process of its own; this module
+    imports no Keras, so it starts quickly)."""
+    store = ResultsStore(folder)
+    rows = {
+        f"{prefix}{i}": [run_row("VGG16", "frozen", i, 0.5, run_id=f"{prefix}{i}")]
+        for i in range(count)
+    }
+    barrier.wait()  # both writers start together, so their writes interleave
+    for run_id, row in rows.items():
+        store.write_run(run_id, {"runs": row})
