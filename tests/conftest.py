@@ -68,16 +68,18 @@ def bench_main(capsys, *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-# Modules whose module-scoped fixtures are expensive (a real suite, trained weights): their
-# tests stay on one test process (pytest -n 2 --dist loadgroup); the rest are spread singly.
-GROUPED_MODULES = {"tests.test_cli", "tests.test_features", "tests.test_protocol"}
+# Tests that share an expensive module-scoped fixture (a real suite through the `bench`
+# command) stay on one test process (pytest -n 2 --dist loadgroup), so it runs once; all
+# other tests are spread one by one.
+SHARED_FIXTURES = ("real_run",)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
-        if item.module.__name__ in GROUPED_MODULES:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+        for name in SHARED_FIXTURES:
+            if name in item.fixturenames:
+                item.add_marker(pytest.mark.xdist_group(name))
 
 
 def run_here(capsys, *args: str) -> subprocess.CompletedProcess:
