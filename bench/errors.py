@@ -16,3 +16,8 @@ def shorten(value: object, limit: int = 120) -> str:
         return text
     half = (limit - 1) // 2
     return f"{text[:half]}…{text[-half:]} ({len(text)} characters)"
+
+
+def describe_error(err: BaseException) -> str:
+    """An exception as a failed row records it: its type and its message on one line."""
+    return f"{type(err).__name__}: {' '.join(str(err).split())[:500]}"

@@ -20,7 +20,7 @@ import pandas as pd
 from bench import compilation, cost, environment, registry
 from bench.data import Dataset, load_dataset
 from bench.data.splits import make_splits, split_indices
-from bench.errors import BenchError
+from bench.errors import BenchError, describe_error
 from bench.metrics import efficiency
 from bench.model import build_classifier, check_weights_file, input_size, is_transfer
 from bench.protocol import PhaseResult, phase_names, phases_for, run_phase
@@ -258,7 +258,7 @@ def precision_policy(precision: str) -> str:
 
 def failed_row(base: dict, phase: str, err: Exception | str) -> dict:
     if isinstance(err, Exception):
-        err = f"{type(err).__name__}: {' '.join(str(err).split())[:500]}"
+        err = describe_error(err)
     return {**base, "phase": phase, "status": "failed", "error": err}
 
 

@@ -25,6 +25,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from bench import native_logs
+from bench.errors import describe_error
 from bench.settings import Settings
 from bench.shared_data import SharedDataset, load_shared
 
@@ -212,7 +213,7 @@ def child_main(fd: int) -> None:
         )
     except Exception as err:  # noqa: BLE001 - the parent records it as the run's failure
         logging.getLogger("bench").debug("run process failed", exc_info=True)
-        connection.send(("error", f"{type(err).__name__}: {' '.join(str(err).split())[:500]}"))
+        connection.send(("error", describe_error(err)))
     else:
         connection.send(("done", outcome))
     connection.close()
