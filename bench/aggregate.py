@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from bench.comparison import Comparison
-from bench.errors import BenchError
+from bench.errors import BenchError, did_you_mean
 from bench.settings import PHASES
 
 FINAL_ORDER = ("finetune", "scratch", "frozen")  # a model's result under the protocol
@@ -73,9 +71,8 @@ def summary(comparison: Comparison) -> pd.DataFrame:
 
 def check_ranking(metric: str, phase: str) -> None:
     if metric not in FIGURES:
-        close = difflib.get_close_matches(metric, FIGURES, n=1)
-        hint = f"; did you mean {close[0]}?" if close else f"; one of {', '.join(FIGURES)}"
-        raise BenchError(f"cannot rank by {metric!r}{hint}")
+        hint = did_you_mean(metric, FIGURES) or f"one of {', '.join(FIGURES)}"
+        raise BenchError(f"cannot rank by {metric!r}; {hint}")
     if phase not in PHASE_NAMES:
         raise BenchError(f"unknown phase {phase!r}; one of {', '.join(PHASE_NAMES)}")
 

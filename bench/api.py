@@ -8,10 +8,11 @@ import sys
 
 import pandas as pd
 
+from bench.config import load_config, resolve
 from bench.errors import BenchError
 from bench.native_logs import filtered_stderr
 from bench.progress import make_reporter
-from bench.settings import Settings, load_config, resolve
+from bench.settings import Settings
 
 
 def run(

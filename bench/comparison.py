@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.hashing import stable_hash
 from bench.results import ResultsStore
-from bench.settings import stable_hash
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import keras
 
-from bench.data.cache import cache_root
+from bench.paths import cache_root
 
 MAX_JAX_CACHE_BYTES = 4 << 30  # least recently used entries are evicted beyond this
 

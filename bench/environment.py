@@ -17,6 +17,8 @@ from pathlib import Path
 import keras
 import psutil
 
+from bench.gpu import gpu_name, nvml_gpus
+
 # The backend's own distribution, whose version each row records.
 BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
 # Packages whose versions env.json records when they are installed.
@@ -44,11 +46,6 @@ VARIABLES = [
 ]
 
 
-def keras_home() -> Path:
-    """Keras's cache folder (datasets/, models/): $KERAS_HOME, else ~/.keras."""
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-
-
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -57,31 +54,6 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def gpu_name() -> str | None:
-    """The first accelerator's name, asked of the running backend; None on a CPU."""
-    backend = keras.backend.backend()
-    try:
-        if backend == "jax":
-            import jax
-
-            gpus = [d for d in jax.devices() if d.platform != "cpu"]
-            return gpus[0].device_kind if gpus else None
-        if backend == "torch":
-            import torch
-
-            return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            gpus = tf.config.list_physical_devices("GPU")
-            if gpus:
-                details = tf.config.experimental.get_device_details(gpus[0])
-                return details.get("device_name", gpus[0].name)
-    except Exception:  # provenance must never fail a run
-        return None
-    return None
 
 
 def git_commit() -> str | None:
@@ -105,28 +77,6 @@ def version(package: str) -> str | None:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
-
-
-def nvml_gpus() -> list[dict]:
-    """Every GPU NVML sees, with its memory and the driver version; [] without NVML."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        driver = pynvml.nvmlSystemGetDriverVersion()
-        gpus = []
-        for index in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-            gpus.append(
-                {
-                    "name": pynvml.nvmlDeviceGetName(handle),
-                    "memory_mb": pynvml.nvmlDeviceGetMemoryInfo(handle).total // 2**20,
-                    "driver": driver,
-                }
-            )
-        return gpus
-    except Exception:  # not installed, or no NVIDIA driver
-        return []
 
 
 @cache

@@ -1,7 +1,7 @@
 """Peak memory of a phase: the backend allocator's GPU peak, NVML's view of the card, host RSS.
 
-The GPU figure is the peak the framework itself allocated, asked of the
-running backend (TensorFlow, PyTorch and JAX each keep their own statistics); it is empty, not
+The GPU figure is the peak the framework itself allocated, asked of the running backend
+(`bench.gpu`: TensorFlow, PyTorch and JAX each keep their own statistics); it is empty, not
 zero, where there is no GPU. NVML's device-wide peak, sampled while the phase runs, is recorded
 beside it as a cross-check: it must be at least the allocator's peak (it adds the CUDA context
 and the allocator's cached blocks).
@@ -13,8 +13,9 @@ import sys
 import threading
 from pathlib import Path
 
-import keras
 import psutil
+
+from bench import gpu
 
 MB = 1024 * 1024
 
@@ -30,7 +31,7 @@ class PhaseMemory:
         self.peak_gpu_mem_mb: float | None = None
         self.peak_gpu_mem_nvml_mb: float | None = None
         self.peak_host_rss_mb: float | None = None
-        self._gpu = gpu_allocator()
+        self._gpu = gpu.backend_gpu()
         self._nvml = NvmlSampler(nvml_interval_s) if self._gpu else None
 
     def __enter__(self) -> PhaseMemory:
@@ -49,92 +50,23 @@ class PhaseMemory:
             self.peak_gpu_mem_nvml_mb = self._nvml.stop()
 
 
-# ---- GPU: each backend's own allocator statistics ------------------------------------------
-
-
-class _TensorFlowGPU:
-    def __init__(self, tf):
-        self.tf = tf
-
-    def reset(self) -> None:
-        self.tf.config.experimental.reset_memory_stats("GPU:0")
-
-    def peak_bytes(self) -> int:
-        return self.tf.config.experimental.get_memory_info("GPU:0")["peak"]
-
-
-class _TorchGPU:
-    def __init__(self, torch):
-        self.torch = torch
-
-    def reset(self) -> None:
-        self.torch.cuda.reset_peak_memory_stats()
-
-    def peak_bytes(self) -> int:
-        return self.torch.cuda.max_memory_allocated()
-
-
-class _JaxGPU:
-    def __init__(self, device):
-        self.device = device
-
-    def reset(self) -> None:  # JAX has no reset: the peak is the process's
-        pass
-
-    def peak_bytes(self) -> int:
-        return self.device.memory_stats()["peak_bytes_in_use"]
-
-
-def gpu_allocator():
-    """The running backend's view of the first GPU, or None when it runs on a CPU."""
-    backend = keras.backend.backend()
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            return _TensorFlowGPU(tf) if tf.config.list_physical_devices("GPU") else None
-        if backend == "torch":
-            import torch
-
-            return _TorchGPU(torch) if torch.cuda.is_available() else None
-        if backend == "jax":
-            import jax
-
-            gpus = [d for d in jax.devices() if d.platform == "gpu"]
-            return _JaxGPU(gpus[0]) if gpus and gpus[0].memory_stats() else None
-    except ImportError:
-        return None
-    return None
-
-
 class NvmlSampler:
-    """Samples the card's used memory (NVML, `nvidia-ml-py`) in a thread; keeps the peak."""
+    """Samples the card's used memory (NVML) in a thread; keeps the peak."""
 
     def __init__(self, interval_s: float):
         self.interval_s = interval_s
         self.peak_bytes: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        try:
-            import pynvml
-
-            pynvml.nvmlInit()
-            self._handle = pynvml.nvmlDeviceGetHandleByIndex(0)
-            self._nvml = pynvml
-        except Exception:  # not installed, no driver: the cross-check stays empty
-            self._nvml = None
-
-    def _used(self) -> int:
-        return self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used
 
     def _sample(self) -> None:
         while True:
-            self.peak_bytes = max(self.peak_bytes or 0, self._used())
+            self.peak_bytes = max(self.peak_bytes or 0, gpu.nvml_used_bytes())
             if self._stop.wait(self.interval_s):
                 return
 
     def start(self) -> None:
-        if self._nvml is not None:
+        if gpu.nvml() is not None:  # without NVML the cross-check stays empty
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
 
@@ -143,7 +75,7 @@ class NvmlSampler:
             return None
         self._stop.set()
         self._thread.join()
-        self.peak_bytes = max(self.peak_bytes or 0, self._used())
+        self.peak_bytes = max(self.peak_bytes or 0, gpu.nvml_used_bytes())
         return self.peak_bytes / MB
 
 

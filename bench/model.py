@@ -17,9 +17,9 @@ import keras
 from keras import layers
 
 from bench.augment import FlipShift
-from bench.environment import keras_home
 from bench.errors import BenchError
 from bench.layers import Backbone, Preprocess, ToFloat
+from bench.paths import keras_home
 from bench.registry import ModelSpec
 
 

@@ -9,7 +9,6 @@ against each module's own `preprocess_input`.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 import keras
 
 from bench import baselines
-from bench.errors import BenchError
+from bench.errors import BenchError, did_you_mean
 
 # How each `keras.applications` module's preprocess_input transforms raw 0-255 RGB.
 # "built-in": the model rescales inside itself and preprocess_input is a pass-through.
@@ -183,10 +182,8 @@ def get(name: str) -> ModelSpec:
     """Look a model up by name, ignoring case, '-' and '_'; suggest the closest on a miss."""
     spec = _BY_KEY.get(_key(name))
     if spec is None:
-        close = difflib.get_close_matches(_key(name), _BY_KEY, n=3, cutoff=0.6)
-        hint = ", ".join(_BY_KEY[c].name for c in close)
-        hint = f"; did you mean {hint}?" if hint else "; `bench list` shows every model"
-        raise BenchError(f"unknown model '{name}'{hint}")
+        hint = did_you_mean(name, REGISTRY, n=3, key=_key) or "`bench list` shows every model"
+        raise BenchError(f"unknown model '{name}'; {hint}")
     return spec
 
 
@@ -202,8 +199,7 @@ def select(patterns: Iterable[str]) -> list[ModelSpec]:
             family = pattern.split(":", 1)[1].lower()
             found = [s for s in REGISTRY.values() if s.family == family]
             if not found:
-                close = difflib.get_close_matches(family, FAMILIES, n=3)
-                hint = f"did you mean {', '.join(close)}?" if close else f"families: {FAMILIES}"
+                hint = did_you_mean(family, FAMILIES, n=3) or f"families: {', '.join(FAMILIES)}"
                 raise BenchError(f"unknown family '{family}'; {hint}")
         else:
             found = [get(pattern)]

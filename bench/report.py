@@ -18,8 +18,9 @@ from bench.aggregate import (
 )
 from bench.comparison import Comparison, load_comparison
 from bench.errors import BenchError
+from bench.files import write_atomically
 from bench.progress import print_table
-from bench.results import ResultsStore, write_atomically
+from bench.results import ResultsStore
 
 TIE_MARK = "†"
 

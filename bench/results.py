@@ -13,13 +13,13 @@ import contextlib
 import dataclasses
 import fcntl
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from bench.errors import BenchError, shorten
+from bench.files import write_atomically
 from bench.settings import Settings
 
 ENV_FILE = "env.json"
@@ -240,27 +240,3 @@ class ResultsStore:
             }
             text = json.dumps(record, indent=2, default=str)
             write_atomically(self.folder / ENV_FILE, text + "\n")
-
-
-def write_atomically(path: Path, content: pd.DataFrame | str) -> None:
-    """Write a table or a text through a temporary file in the same folder, fsync, then rename
-    over path: readers see the old file or the new one, never half of it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide results from the rest of the group
-        with os.fdopen(fd, "w", newline="") as handle:
-            if isinstance(content, pd.DataFrame):
-                content.to_csv(handle, index=False)
-            else:
-                handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)  # the rename itself survives a power loss
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)

@@ -18,15 +18,18 @@ import numpy as np
 import pandas as pd
 
 from bench import compilation, cost, environment, registry
-from bench.data import Dataset, load_dataset
+from bench.data import load_dataset
+from bench.data.dataset import Dataset
 from bench.data.splits import make_splits, split_indices
 from bench.errors import BenchError, describe_error
+from bench.gpu import gpu_name
+from bench.hashing import stable_hash
 from bench.metrics import efficiency
 from bench.model import build_classifier, check_weights_file, input_size, is_transfer
 from bench.protocol import PhaseResult, phase_names, phases_for, run_phase
 from bench.registry import ModelSpec
 from bench.results import ResultsStore
-from bench.settings import PHASES, Settings, stable_hash
+from bench.settings import PHASES, Settings
 from bench.shared_data import SharedDataset
 from bench.worker import Outcome, Processes, run_in_process
 
@@ -116,13 +119,7 @@ def run_suite(
             f"--in-process to run on {settings.backend}"
         )
     models = chosen_models(settings)
-    dataset = load_dataset(
-        settings.dataset,
-        settings.data_dir,
-        settings.storage_size,
-        settings.test_fraction,
-        settings.split_seed,
-    )
+    dataset = load_dataset(settings.dataset, settings)
     runs = plan(settings, models, dataset)
     store = ResultsStore(settings.out)
     store.remove_temporary_files()  # left by a suite killed while writing
@@ -253,7 +250,7 @@ def precision_policy(precision: str) -> str:
     is slow or unsupported on CPUs). Variables, logits and the loss stay float32."""
     if precision == "float32":
         return "float32"
-    return "mixed_float16" if environment.gpu_name() else "mixed_bfloat16"
+    return "mixed_float16" if gpu_name() else "mixed_bfloat16"
 
 
 def failed_row(base: dict, phase: str, err: Exception | str) -> dict:

@@ -1,143 +1,65 @@
-"""Settings of a benchmark: built-in protocol defaults <- benchmarks.toml <- a suite <- flags.
+"""Settings of a benchmark, each declared once: its type, default, help, group, allowed values,
+and whether it is part of the protocol (the settings hash).
 
-Settings are plain data (TOML, never evaluated). Every field is recorded with the results, so
-two rows are comparable exactly when their protocol settings agree.
+The `bench run` flags, the settings-file checks (`bench.config`), the hash and the README's
+settings table are all derived from these declarations. Every field is recorded with the
+results, so two rows are comparable exactly when their protocol settings agree.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import hashlib
 import importlib.util
-import json
-import sys
-import types
-import typing
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import BenchError, shorten
+from bench.hashing import stable_hash
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-CONFIG_NAME = "benchmarks.toml"
-BACKENDS = ("", "tensorflow", "jax", "torch")
-PRECISIONS = ("float32", "mixed")
-ADDED_LATER = {"precision": "float32", "jit": None, "frozen_mode": "end-to-end"}
-FROZEN_MODES = ("end-to-end", "features")
 PHASES = ("frozen", "finetune", "scratch")  # each has its epochs_ and lr_ setting
-ROOT_CONFIG = Path(__file__).resolve().parent.parent / CONFIG_NAME  # the project's own
+GROUPS = ("what to run", "how it runs", "protocol", "output")
+_UNSET = object()
+# A test of the value, and what it must be otherwise (or a function of the value saying so).
+Check = tuple[Callable[[Any], bool], str | Callable[[Any], str]]
 
 
-@dataclass
-class Settings:
-    """Everything that defines a run. Defaults are the protocol (README, "The protocol")."""
+def setting(
+    default: Any,
+    help: str,  # noqa: A002 - the argparse name
+    *,
+    group: str,
+    checks: tuple[Check, ...] = (),
+    choices: tuple[str, ...] = (),
+    metavar: str | None = None,
+    protocol: bool = True,
+    added_later: Any = _UNSET,
+) -> Any:
+    """A Settings field with everything said about it. `choices`: the allowed values besides
+    the default; `protocol=False`: not in the settings hash (what is run, where, how it is
+    retried); `added_later`: the value results written before the setting existed had (it
+    joins the hash only when it differs, so those results keep their hash)."""
+    assert group in GROUPS, group
+    meta = {"help": help, "group": group, "checks": checks, "choices": choices}
+    meta |= {"metavar": metavar, "protocol": protocol, "added_later": added_later}
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
 
-    # What to run.
-    models: list[str] = field(default_factory=list)
-    dataset: str = "cifar10"
-    data_dir: str | None = None
-    seeds: list[int] = field(default_factory=lambda: [0])
-    weights: str = "imagenet"  # "imagenet", "none", or a path to a backbone weights file
-    suite: str = ""
-    # Data.
-    image_size: int = 224  # backbones resize to this inside the model
-    storage_size: int = 0  # folder data sets are stored at this size; 0 keeps a common native size
-    val_fraction: float = 0.1  # stratified validation split carved from train
-    test_fraction: float = 0.2  # for data sets without an official test split
-    split_seed: int = 0  # fixes the train/test split of such data sets across runs
-    limit: int | None = None  # at most this many training images, stratified
-    test_limit: int | None = None  # at most this many test images, stratified (quick trials)
-    augment: bool = True  # random horizontal flip and translation, training only
-    augment_shift: float = 0.1  # translation: up to this fraction of each side, whole pixels
-    # How it runs: backend (empty: Keras's configured one), precision, XLA compilation.
-    backend: str = ""  # tensorflow, jax or torch; each run's process starts with it
-    precision: str = "float32"  # or "mixed": float16 (GPU) / bfloat16 compute, float32 logits
-    jit: bool | None = None  # XLA/compiled training step; None: Keras's own choice ("auto")
-    frozen_mode: str = "end-to-end"  # or "features": the frozen phase trains on cached features
-    # Training protocol.
-    batch_size: int = 64
-    min_batch_size: int = 8  # out of memory: retry at half the batch size, down to this
-    epochs_frozen: int = 10
-    epochs_finetune: int = 10
-    epochs_scratch: int = 30
-    lr_frozen: float = 1e-3
-    lr_finetune: float = 1e-5
-    lr_scratch: float = 1e-3
-    unfreeze: int | float = 0.3  # fine-tune the top fraction (float) or number (int) of layers
-    patience: int = 3  # early stopping on validation loss, best weights restored
-    dropout: float = 0.2
-    # Output.
-    out: str = "results"
 
-    def validate(self) -> Settings:
-        """Reject impossible values with a message naming the setting."""
-        checks = [
-            ("image_size", self.image_size >= 32, "must be at least 32 (the backbones' minimum)"),
-            ("storage_size", self.storage_size >= 0, "must be 0 (native) or a positive size"),
-            ("batch_size", self.batch_size >= 1, "must be at least 1"),
-            ("min_batch_size", self.min_batch_size >= 1, "must be at least 1"),
-            ("patience", self.patience >= 0, "must not be negative"),
-            ("dropout", 0 <= self.dropout < 1, "must be in [0, 1)"),
-            ("val_fraction", 0 < self.val_fraction < 1, "must be between 0 and 1"),
-            ("test_fraction", 0 < self.test_fraction < 1, "must be between 0 and 1"),
-            ("augment_shift", 0 <= self.augment_shift < 0.5, "must be in [0, 0.5)"),
-            ("seeds", len(self.seeds) > 0, "must name at least one seed"),
-            ("seeds", all(0 <= s < 2**32 for s in self.seeds), "must be in [0, 2**32)"),
-            ("seeds", len(set(self.seeds)) == len(self.seeds), "names a seed twice"),
-            ("unfreeze", self.unfreeze > 0, "must be a fraction in (0, 1] or a layer count >= 1"),
-        ]
-        checks += [
-            (f"epochs_{p}", getattr(self, f"epochs_{p}") >= 0, "must not be negative")
-            for p in PHASES
-        ]
-        checks += [(f"lr_{p}", getattr(self, f"lr_{p}") > 0, "must be positive") for p in PHASES]
-        checks += [
-            (n, getattr(self, n) is None or getattr(self, n) >= 1, "must be at least 1")
-            for n in ("limit", "test_limit")
-        ]
-        checks += [
-            ("backend", self.backend in BACKENDS, f"must be one of {', '.join(BACKENDS[1:])}"),
-            ("backend", _installed(self.backend), f"is not installed ({_install(self.backend)})"),
-            ("precision", self.precision in PRECISIONS, "must be float32 or mixed"),
-            ("frozen_mode", self.frozen_mode in FROZEN_MODES, "must be end-to-end or features"),
-        ]
-        if isinstance(self.unfreeze, float):
-            checks.append(("unfreeze", self.unfreeze <= 1, "as a fraction must be at most 1.0"))
-        for name, ok, why in checks:
-            if not ok:
-                raise BenchError(
-                    f"invalid setting {name}={shorten(repr(getattr(self, name)))}: {why}"
-                )
-        return self
+def at_least(low: float, why: str = "") -> Check:
+    return (lambda v: v is None or v >= low, f"must be at least {low}{why}")
 
-    def protocol(self) -> dict[str, Any]:
-        """The settings that make two results comparable (not what is run, nor where to)."""
-        # min_batch_size only bounds out-of-memory retries; the batch size used is in each row.
-        # The backend is in each row and run id; reports keep backends apart.
-        skip = {"models", "seeds", "suite", "out", "data_dir", "min_batch_size", "backend"}
-        protocol = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
-        # Augmentation on is a different protocol since it became bench's own flip and integer
-        # shift (Keras's RandomTranslation before): its shift fraction is always in the hash, so
-        # no such run pools with one from before. With augmentation off nothing changed.
-        if not self.augment:
-            del protocol["augment_shift"]
-        # Settings added after results were first written count only when they differ from
-        # their default, so those results keep their hash (and their runs are not redone).
-        return {k: v for k, v in protocol.items() if k not in ADDED_LATER or v != ADDED_LATER[k]}
 
-    def protocol_hash(self) -> str:
-        return stable_hash(self.protocol())
+def between(low: float, high: float, closed_low: bool = False) -> Check:
+    if closed_low:
+        return (lambda v: low <= v < high, f"must be in [{low}, {high})")
+    return (lambda v: low < v < high, f"must be between {low} and {high}")
 
 
 def _installed(backend: str) -> bool:
     """Whether the backend's package can be imported (asked without importing it)."""
-    return backend not in BACKENDS[1:] or importlib.util.find_spec(backend) is not None
+    return not backend or importlib.util.find_spec(backend) is not None
 
 
 def _install(backend: str) -> str:
@@ -145,119 +67,161 @@ def _install(backend: str) -> str:
     return "pip install tensorflow" if backend == "tensorflow" else f"pip install -e '.[{backend}]'"
 
 
-def stable_hash(data: Any, length: int = 12) -> str:
-    """A short hash of JSON-able data that does not depend on key order or the process."""
-    text = json.dumps(data, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
+POSITIVE: Check = (lambda v: v > 0, "must be positive")
+NOT_NEGATIVE: Check = (lambda v: v >= 0, "must not be negative")
 
 
-FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-TYPES = typing.get_type_hints(Settings)
+def _what(default: Any, help: str, protocol: bool = False, **more: Any) -> Any:  # noqa: A002
+    return setting(default, help, group="what to run", protocol=protocol, **more)
 
 
-def _check_type(key: str, value: Any, hint: Any, where: str) -> Any:
-    """Return value if it fits the type hint; raise a one-line error naming the key otherwise."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        for arg in args:
-            try:
-                return _check_type(key, value, arg, where)
-            except BenchError:
-                continue
-    elif origin is list:
-        if isinstance(value, list):
-            return [_check_type(key, v, args[0], where) for v in value]
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif hint is type(None):
-        if value is None:
-            return value
-    elif isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
-        return value
-    shown = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
-    raise BenchError(
-        f"{where}: setting '{key}' must be of type {shown}, got {shorten(repr(value))}"
-    )
+def _how(default: Any, help: str, **more: Any) -> Any:  # noqa: A002
+    return setting(default, help, group="how it runs", **more)
 
 
-def _unknown_key(key: str, where: str) -> BenchError:
-    close = difflib.get_close_matches(key, FIELDS, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return BenchError(f"{where}: unknown setting '{shorten(key)}'{hint}")
+def _protocol(default: Any, help: str, *checks: Check, **more: Any) -> Any:  # noqa: A002
+    return setting(default, help, group="protocol", checks=checks, **more)
 
 
-def apply(settings: Settings, values: dict[str, Any], where: str) -> Settings:
-    """A copy of settings with values applied, each checked against its declared type."""
-    checked = {}
-    for key, value in values.items():
-        if key not in FIELDS:
-            raise _unknown_key(key, where)
-        checked[key] = _check_type(key, value, TYPES[key], where)
-    return dataclasses.replace(settings, **checked)
+def _epochs(phase: str, default: int) -> Any:
+    what = {
+        "frozen": "the head on the frozen backbone",
+        "finetune": "fine-tuning the top of the backbone",
+        "scratch": "from-scratch training (baselines, weights none)",
+    }[phase]
+    return _protocol(default, f"epochs of {what}; 0 skips the phase", NOT_NEGATIVE)
 
 
 @dataclass
-class ConfigFile:
-    """A parsed benchmarks.toml: protocol defaults and named suites."""
+class Settings:
+    """Everything that defines a run. Defaults are the protocol (docs/protocol.md)."""
 
-    path: Path | None
-    defaults: dict[str, Any]
-    suites: dict[str, dict[str, Any]]
+    models: list[str] = _what([], "models: names (bench list), family:NAME, or all")
+    suite: str = _what("", "a named suite of the settings file")
+    dataset: str = _what("cifar10", "the data set: {datasets}", protocol=True)
+    data_dir: str | None = _what(
+        None, "folder holding the CIFAR archives (default: the Keras cache)", metavar="DIR"
+    )
+    seeds: list[int] = _what(
+        [0],
+        "seeds; each model runs once per seed",
+        checks=(
+            (lambda v: len(v) > 0, "must name at least one seed"),
+            (lambda v: all(0 <= s < 2**32 for s in v), "must be in [0, 2**32)"),
+            (lambda v: len(set(v)) == len(v), "names a seed twice"),
+        ),
+    )
+    weights: str = _what(
+        "imagenet",
+        "imagenet, none (train from scratch), or a backbone weights file",
+        metavar="W",
+        protocol=True,
+    )
+    backend: str = _how(
+        "",
+        "Keras backend of each run's process (default: KERAS_BACKEND or keras.json)",
+        choices=("tensorflow", "jax", "torch"),
+        checks=((_installed, lambda v: f"is not installed ({_install(v)})"),),
+        protocol=False,
+    )
+    precision: str = _how(
+        "float32",
+        "mixed: float16 (GPU) or bfloat16 compute; variables, logits and loss stay float32",
+        choices=("float32", "mixed"),
+        added_later="float32",
+    )
+    jit: bool | None = _how(
+        None, "compile the training step with XLA (default: Keras's choice)", added_later=None
+    )
+    frozen_mode: str = _how(
+        "end-to-end",
+        "features: the frozen phase trains the head on the backbone's pooled features, "
+        "computed once (no augmentation in that phase)",
+        choices=("end-to-end", "features"),
+        added_later="end-to-end",
+    )
+    min_batch_size: int = _how(
+        8,
+        "out of memory, a run is tried again at half the batch size, down to this",
+        checks=(at_least(1),),
+        protocol=False,
+    )
+    image_size: int = _protocol(
+        224, "size the model resizes images to, on the device", at_least(32, " (any backbone)")
+    )
+    storage_size: int = _protocol(
+        0, "size folder images are stored at; 0 keeps a common native size", NOT_NEGATIVE
+    )
+    val_fraction: float = _protocol(
+        0.1, "validation share of train, stratified (unless the data has its own)", between(0, 1)
+    )
+    test_fraction: float = _protocol(
+        0.2, "test share, for data sets without a test split", between(0, 1)
+    )
+    split_seed: int = _protocol(0, "fixes that test split (and test_limit) across runs")
+    limit: int | None = _protocol(None, "at most N training images, stratified", at_least(1))
+    test_limit: int | None = _protocol(None, "at most N test images, stratified", at_least(1))
+    augment: bool = _protocol(True, "random horizontal flip and shift of training images")
+    augment_shift: float = _protocol(
+        0.1, "largest shift, a fraction of each side (whole pixels)", between(0, 0.5, True)
+    )
+    batch_size: int = _protocol(
+        64, "training and inference batch size (halved on out of memory)", at_least(1)
+    )
+    epochs_frozen: int = _epochs("frozen", 10)
+    epochs_finetune: int = _epochs("finetune", 10)
+    epochs_scratch: int = _epochs("scratch", 30)
+    lr_frozen: float = _protocol(1e-3, "Adam learning rate of the frozen phase", POSITIVE)
+    lr_finetune: float = _protocol(1e-5, "Adam learning rate of fine-tuning", POSITIVE)
+    lr_scratch: float = _protocol(1e-3, "Adam learning rate from scratch", POSITIVE)
+    unfreeze: int | float = _protocol(
+        0.3,
+        "fine-tune the top fraction (0.3) or number (20) of weighted backbone layers",
+        (lambda v: v > 0, "must be a fraction in (0, 1] or a layer count >= 1"),
+        (lambda v: isinstance(v, int) or v <= 1, "as a fraction must be at most 1.0"),
+        metavar="F|N",
+    )
+    patience: int = _protocol(3, "early-stopping patience on validation loss", NOT_NEGATIVE)
+    dropout: float = _protocol(0.2, "dropout before the classifier", between(0, 1, True))
+    out: str = setting("results", "results folder", group="output", metavar="DIR", protocol=False)
+
+    def validate(self) -> Settings:
+        """Reject impossible values with a message naming the setting."""
+        for spec in FIELDS.values():
+            value = getattr(self, spec.name)
+            meta = spec.metadata
+            checks = list(meta["checks"])
+            if meta["choices"]:
+                allowed = (spec.default, *meta["choices"])
+                checks.insert(0, (lambda v, a=allowed: v in a, _one_of(meta["choices"])))
+            for ok, why in checks:
+                if not ok(value):
+                    why = why(value) if callable(why) else why
+                    raise BenchError(f"invalid setting {spec.name}={shorten(repr(value))}: {why}")
+        return self
+
+    def protocol(self) -> dict[str, Any]:
+        """The settings that make two results comparable (not what is run, nor where to)."""
+        protocol = {}
+        for name, spec in FIELDS.items():
+            value, later = getattr(self, name), spec.metadata["added_later"]
+            # A setting added after results were first written counts only when it differs
+            # from what those results had, so they keep their hash (and are not run again).
+            if spec.metadata["protocol"] and (later is _UNSET or value != later):
+                protocol[name] = value
+        # Augmentation on is a different protocol since it became bench's own flip and integer
+        # shift (Keras's RandomTranslation before): its shift fraction is always in the hash, so
+        # no such run pools with one from before. With augmentation off nothing changed.
+        if not self.augment:
+            del protocol["augment_shift"]
+        return protocol
+
+    def protocol_hash(self) -> str:
+        return stable_hash(self.protocol())
 
 
-def find_config(path: str | Path | None) -> Path | None:
-    """The settings file to use: the one given, else ./benchmarks.toml, else the project's."""
-    if path is not None:
-        return Path(path)
-    for candidate in (Path.cwd() / CONFIG_NAME, ROOT_CONFIG):
-        if candidate.is_file():
-            return candidate
-    return None
+def _one_of(choices: tuple[str, ...]) -> str:
+    return f"must be one of {', '.join(choices)}"
 
 
-def load_config(path: str | Path | None = None) -> ConfigFile:
-    """Parse and check a settings file; a missing default file means built-in defaults only."""
-    found = find_config(path)
-    if found is None:
-        return ConfigFile(None, {}, {})
-    try:
-        data = tomllib.loads(found.read_text())
-    except FileNotFoundError:
-        raise BenchError(f"settings file not found: {found}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise BenchError(f"cannot read settings file {found}: {err}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise BenchError(f"{found}: not valid TOML: {err}") from None
-    unknown = set(data) - {"defaults", "suites"}
-    if unknown:
-        raise BenchError(
-            f"{found}: unknown section '{sorted(unknown)[0]}' "
-            "(expected [defaults] and [suites.NAME])"
-        )
-    defaults = data.get("defaults", {})
-    suites = data.get("suites", {})
-    if not isinstance(defaults, dict) or not isinstance(suites, dict):
-        raise BenchError(f"{found}: [defaults] and [suites] must be tables")
-    # Check every table now, so a typo in an unused suite is still caught early.
-    apply(Settings(), defaults, f"{found} [defaults]")
-    for name, suite in suites.items():
-        if not isinstance(suite, dict):
-            raise BenchError(f"{found}: suites.{name} must be a table")
-        body = {k: v for k, v in suite.items() if k != "description"}
-        apply(Settings(), body, f"{found} [suites.{name}]")
-    return ConfigFile(found, defaults, suites)
-
-
-def resolve(config: ConfigFile, suite: str | None, overrides: dict[str, Any]) -> Settings:
-    """Built-in defaults <- the file's [defaults] <- the suite <- explicit overrides."""
-    where = str(config.path or "built-in defaults")
-    settings = apply(Settings(), config.defaults, f"{where} [defaults]")
-    if suite:
-        if suite not in config.suites:
-            known = ", ".join(sorted(config.suites)) or "none"
-            raise BenchError(f"unknown suite '{suite}' in {where} (suites: {known})")
-        body = {k: v for k, v in config.suites[suite].items() if k != "description"}
-        settings = apply(settings, body | {"suite": suite}, f"{where} [suites.{suite}]")
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return apply(settings, given, "command line").validate()
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

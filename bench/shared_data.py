@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from bench.data import Dataset
-from bench.data.cache import cache_root
+from bench.data.dataset import Dataset
+from bench.paths import cache_root
 
 ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 

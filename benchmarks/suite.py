@@ -38,7 +38,7 @@ from common import save  # noqa: E402
 
 import bench  # noqa: E402
 from bench import registry  # noqa: E402
-from bench.settings import load_config, resolve  # noqa: E402
+from bench.config import load_config, resolve  # noqa: E402
 
 PHASE_EPOCHS = {
     "frozen": "epochs_frozen",

@@ -17,9 +17,10 @@ import pytest
 from bench import registry
 from bench.augment import FlipShift, max_shift
 from bench.comparison import load_comparison
+from bench.hashing import stable_hash
 from bench.model import build_classifier
 from bench.results import ResultsStore
-from bench.settings import Settings, stable_hash
+from bench.settings import Settings
 from tests.conftest import ROOT
 from tests.results_fixture import run_row, write_fixture
 from tests.test_backends import needs_jax

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.data import cifar, load_dataset
+from bench.data import load_dataset
 from bench.data.splits import make_splits
 from bench.errors import BenchError
 from tests.conftest import CIFAR_MINI
@@ -219,7 +219,7 @@ def test_archive_with_parent_members_is_refused(tmp_path):
 def test_offline_cifar_says_which_file_to_put_where(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(BenchError) as err:
-        cifar.load("cifar100", None)
+        load_dataset("cifar100")
     message = str(err.value)
     assert "cifar-100-python.tar.gz" in message and str(tmp_path / "datasets") in message
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import sys
 import time
 import types
 
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from bench import cost, memory, predict, registry
+from bench import cost, gpu, memory, predict, registry
 from bench.callbacks import EpochRecorder
 from bench.data import load_dataset
 from bench.data.splits import make_splits
@@ -187,7 +186,7 @@ def test_data_wait_share_on_a_controlled_clock(monkeypatch):
 
 
 def test_gpu_memory_is_empty_on_a_cpu_and_host_memory_is_positive():
-    if memory.gpu_allocator() is not None:
+    if gpu.backend_gpu() is not None:
         pytest.skip("a GPU is present")
     with memory.PhaseMemory() as measured:
         np.ones(10**6)
@@ -209,11 +208,10 @@ def test_nvml_sampler_keeps_the_peak(monkeypatch):
     """NVML cannot be exercised on a CPU; a stand-in driver checks the sampler's logic."""
     readings = itertools.chain([100, 900, 300], itertools.repeat(200))
     fake = types.SimpleNamespace(
-        nvmlInit=lambda: None,
         nvmlDeviceGetHandleByIndex=lambda i: i,
         nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(used=next(readings) * 2**20),
     )
-    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setattr(gpu, "nvml", lambda: fake)
     sampler = memory.NvmlSampler(interval_s=0.001)
     sampler.start()
     deadline = time.monotonic() + 30

@@ -13,12 +13,12 @@ from PIL import Image
 
 from bench import aggregate, plots
 from bench.comparison import Comparison, load_comparison
+from bench.files import write_atomically
 from bench.plots.bars import gpu_memory
 from bench.plots.base import Missing, plain_log_axis, short_label
 from bench.plots.classes import per_class_accuracy
 from bench.plots.curves import continuous_epochs, training_curves
 from bench.plots.scatter import accuracy_vs, pareto_front
-from bench.results import write_atomically
 from tests import results_fixture
 from tests.conftest import run_here
 from tests.results_fixture import run_row, runs, write_fixture

@@ -82,7 +82,7 @@ def test_sigkill_then_resume_records_every_run_exactly_once(tmp_path, capsys):
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert resumed.stdout.count("already recorded: skipped") == len(kept)
     assert_each_run_once_and_complete(out, 2)
-    from bench.data.cache import cache_root
+    from bench.paths import cache_root
 
     assert not list((cache_root() / "suites").glob(f"{suite.pid}-*")), "its data copy is gone"
     assert not [p for p in out.glob(".*") if p.name != ".bench.lock"], "no temporary files"
@@ -288,7 +288,7 @@ def test_bad_models_sizes_and_weights_are_one_clear_line(tmp_path, capsys, run_a
 def test_bad_settings_are_one_clear_line(tmp_path, capsys, run_args):
     files = {
         "not valid TOML": "[defaults\n",
-        "unknown setting 'epoch_frozen' (did you mean 'epochs_frozen'?)": "[defaults]\n"
+        "unknown setting 'epoch_frozen'; did you mean epochs_frozen?": "[defaults]\n"
         "epoch_frozen = 3\n",
         "setting 'batch_size' must be of type int": "[defaults]\nbatch_size = 'big'\n",
         "invalid setting epochs_scratch=-1": "[defaults]\nepochs_scratch = -1\n",
@@ -480,7 +480,7 @@ def test_a_report_with_nothing_to_rank_is_refused_and_writes_nothing(tmp_path, c
 
 
 def test_debris_of_a_killed_suite_is_removed_by_the_next(tmp_path, capsys, run_args):
-    from bench.data.cache import cache_root
+    from bench.paths import cache_root
 
     stale = cache_root() / "suites" / "999999999-dead"  # no such process
     stale.mkdir(parents=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.config import ROOT_CONFIG, load_config, resolve
 from bench.errors import BenchError
-from bench.settings import ROOT_CONFIG, Settings, load_config, resolve
+from bench.settings import Settings
 
 
 def write(tmp_path, text: str):
@@ -42,7 +43,7 @@ models = ["simple_cnn"]
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("[defaults]\nbatch_sise = 3", "unknown setting 'batch_sise' (did you mean 'batch_size'?)"),
+        ("[defaults]\nbatch_sise = 3", "unknown setting 'batch_sise'; did you mean batch_size?"),
         ("[defaults]\nepochs_frozen = 'ten'", "setting 'epochs_frozen' must be of type int"),
         ("[defaults]\naugment = 1", "setting 'augment' must be of type bool"),
         ("[suites.x]\nseeds = [0, 'a']", "[suites.x]: setting 'seeds' must be of type int"),

@@ -1,82 +1,79 @@
-"""Data sets, all as uint8 RGB images with integer labels and class names.
+"""Data sets, as a table: a name and the function that loads it.
 
-`load_dataset("cifar10" | "cifar100" | "digits" | "folder:PATH", ...)` returns a `Dataset`;
-`bench.data.splits` carves the validation split from its training images, unless the data set
-brings a validation split of its own (a folder's `val/`).
+`load_dataset("cifar10" | "cifar100" | "digits" | "folder:PATH", settings)` returns a
+`Dataset`; `bench.data.splits` carves the validation split from its training images, unless
+the data set brings a validation split of its own (a folder's `val/`). Adding a data set is
+one loader and one line in `DATASETS`: the `--dataset` help, the error for an unknown name and
+the README's list all come from this table.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
+from typing import Protocol
 
-import numpy as np
+from bench.data import cifar, digits, folder
+from bench.data.dataset import Dataset, as_dataset
+from bench.errors import BenchError, did_you_mean
+from bench.settings import Settings
 
-from bench.errors import BenchError
-
-NAMES = ("cifar10", "cifar100", "digits", "folder:PATH")
-
-
-@dataclass
-class Dataset:
-    name: str
-    x_train: np.ndarray  # uint8, (N, H, W, 3)
-    y_train: np.ndarray  # int32, (N,)
-    x_test: np.ndarray
-    y_test: np.ndarray
-    class_names: list[str]
-    x_val: np.ndarray | None = None  # a validation split of the data set's own, if it has one
-    y_val: np.ndarray | None = None
-    fingerprint: str = ""  # changes when the images do: part of every run id
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
+__all__ = ["DATASETS", "DataSource", "Dataset", "as_dataset", "dataset_help", "load_dataset"]
 
 
-def load_dataset(
-    name: str,
-    data_dir: str | None = None,
-    storage_size: int = 0,
-    test_fraction: float = 0.2,
-    split_seed: int = 0,
-) -> Dataset:
-    """Load a data set by name. Raises BenchError with what to do when it is not available."""
-    from bench.data import cifar, digits, folder
-
-    if name in ("cifar10", "cifar100"):
-        return cifar.load(name, data_dir)
-    if name == "digits":
-        return digits.load(test_fraction, split_seed)
-    if name.startswith("folder:"):
-        return folder.load(name.split(":", 1)[1], storage_size, test_fraction, split_seed)
-    raise BenchError(f"unknown data set '{name}' (choose from: {', '.join(NAMES)})")
+class Loader(Protocol):
+    def __call__(self, *, argument: str | None, settings: Settings) -> Dataset:
+        """`argument`: what follows the name's colon (folder:PATH), else None."""
 
 
-def as_dataset(
-    name: str, x_train, y_train, x_test, y_test, class_names, *, fingerprint: str, val=None
-) -> Dataset:
-    """Normalise arrays from any loader to the one layout every run expects. `val`: an
-    (images, labels) validation split of the data set's own."""
+@dataclass(frozen=True)
+class DataSource:
+    load: Loader
+    description: str  # one line, for the README
+    argument: str | None = None  # "PATH": the data set is named NAME:PATH
 
-    def images(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        if x.ndim == 3:
-            x = x[..., None]
-        if x.shape[-1] == 1:
-            x = np.repeat(x, 3, axis=-1)
-        return np.ascontiguousarray(x, dtype=np.uint8)
 
-    def labels(y) -> np.ndarray:
-        return np.asarray(y, dtype=np.int32).reshape(-1)
+DATASETS: dict[str, DataSource] = {
+    "cifar10": DataSource(
+        functools.partial(cifar.load, "cifar10"),
+        "CIFAR-10: 50,000 training and 10,000 test images, 32x32, 10 classes; downloaded once "
+        "through `keras.datasets`, or read from the archive in the Keras cache or `data_dir`",
+    ),
+    "cifar100": DataSource(
+        functools.partial(cifar.load, "cifar100"),
+        "CIFAR-100: as CIFAR-10, with 100 classes",
+    ),
+    "digits": DataSource(
+        digits.load,
+        "scikit-learn's 1,797 handwritten digits, 8x8 scaled to 32x32, 10 classes; built in, no "
+        "download (the embedded default of the smoke suite and the tests)",
+    ),
+    "folder": DataSource(
+        folder.load,
+        "your images: one folder per class under PATH, or `train/`, `val/` and `test/` folders "
+        "of class folders",
+        argument="PATH",
+    ),
+}
 
-    return Dataset(
-        name,
-        images(x_train),
-        labels(y_train),
-        images(x_test),
-        labels(y_test),
-        list(class_names),
-        x_val=None if val is None else images(val[0]),
-        y_val=None if val is None else labels(val[1]),
-        fingerprint=fingerprint,
-    )
+
+def dataset_names() -> list[str]:
+    return [f"{name}:{s.argument}" if s.argument else name for name, s in DATASETS.items()]
+
+
+def dataset_help() -> str:
+    return ", ".join(dataset_names())
+
+
+def load_dataset(name: str, settings: Settings | None = None, **overrides) -> Dataset:
+    """Load a data set by name, with the data settings of `settings` (default: the built-in
+    ones) and `overrides`. Raises BenchError with what to do when it is not available."""
+    key, colon, argument = name.partition(":")
+    source = DATASETS.get(key)
+    if source is None or bool(colon) != bool(source.argument) or (colon and not argument):
+        hint = did_you_mean(key, DATASETS)
+        hint = f"{hint} " if hint else ""
+        raise BenchError(f"unknown data set '{name}'; {hint}(choose from: {dataset_help()})")
+    settings = dataclasses.replace(settings or Settings(), **overrides)
+    return source.load(argument=argument or None, settings=settings)

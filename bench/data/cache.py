@@ -19,17 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.settings import stable_hash
+from bench.hashing import stable_hash
+from bench.paths import cache_root
 
 log = logging.getLogger("bench")
 VERSION = 1  # bump when the decoding changes, so old entries are not reused
-
-
-def cache_root() -> Path:
-    if os.environ.get("BENCH_CACHE"):
-        return Path(os.environ["BENCH_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "bench"
 
 
 def key_of(paths: list[Path], classes: list[str], size: int | None) -> str:

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data import Dataset, as_dataset
-from bench.environment import keras_home
+from bench.data.dataset import Dataset, as_dataset
 from bench.errors import BenchError
+from bench.paths import keras_home
+from bench.settings import Settings
 
 FORMATS = {
     "cifar10": {
@@ -165,7 +166,8 @@ def _download(name: str) -> None:
     getattr(keras.datasets, name).load_data()
 
 
-def load(name: str, data_dir: str | None) -> Dataset:
+def load(name: str, *, argument: str | None, settings: Settings) -> Dataset:
+    data_dir = settings.data_dir
     path = locate(name, data_dir)
     if path is None and not data_dir and not os.environ.get("BENCH_OFFLINE"):
         # Offline, Keras raises a bare Exception("URL fetch failure ..."): say what to do instead.

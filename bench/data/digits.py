@@ -7,14 +7,15 @@ import hashlib
 import numpy as np
 from PIL import Image
 
-from bench.data import Dataset, as_dataset
+from bench.data.dataset import Dataset, as_dataset
 from bench.data.splits import stratified_split
-from bench.settings import stable_hash
+from bench.hashing import stable_hash
+from bench.settings import Settings
 
 SIZE = 32
 
 
-def load(test_fraction: float, split_seed: int) -> Dataset:
+def load(*, argument: str | None, settings: Settings) -> Dataset:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -23,6 +24,7 @@ def load(test_fraction: float, split_seed: int) -> Dataset:
         [np.asarray(Image.fromarray(g).resize((SIZE, SIZE), Image.BILINEAR)) for g in gray]
     )
     labels = digits.target.astype(np.int32)
+    test_fraction, split_seed = settings.test_fraction, settings.split_seed
     train, test = stratified_split(labels, test_fraction, split_seed)
     classes = [str(d) for d in range(10)]
     # The images come with scikit-learn, so their hash is taken, not a file's.

@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from bench.data import Dataset, as_dataset
 from bench.data.cache import cached_arrays, key_of
+from bench.data.dataset import Dataset, as_dataset
 from bench.data.splits import stratified_split
 from bench.errors import BenchError
-from bench.settings import stable_hash
+from bench.hashing import stable_hash
+from bench.settings import Settings
 
 log = logging.getLogger("bench")
 
@@ -121,8 +122,11 @@ def split_folders(root: Path) -> dict[str, Path] | None:
     return splits
 
 
-def load(path: str, storage_size: int, test_fraction: float, split_seed: int) -> Dataset:
-    root = Path(path).expanduser()
+def load(*, argument: str | None, settings: Settings) -> Dataset:
+    """Images in class folders under the path `argument`, stored at `settings.storage_size`."""
+    root = Path(argument).expanduser()
+    storage_size = settings.storage_size
+    test_fraction, split_seed = settings.test_fraction, settings.split_seed
     if not root.is_dir():
         raise BenchError(f"data folder not found: {root}")
     size = storage_size or None

@@ -6,13 +6,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from bench.errors import BenchError
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int, what: str = "split"):
     """Indices (keep, held_out): held_out is `fraction` of each class, chosen by `seed`."""
+    from sklearn.model_selection import train_test_split  # 1.5 s: not for `bench --help`
+
     index = np.arange(len(labels))
     classes, held = len(np.unique(labels)), math.ceil(fraction * len(labels))
     if min(held, len(labels) - held) < classes:

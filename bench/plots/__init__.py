@@ -7,8 +7,6 @@ then the file still gets written, holding that reason, so a paper's figure list 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import seaborn as sns  # noqa: E402
 from bench.aggregate import ranking  # noqa: E402
 from bench.comparison import Comparison  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
+from bench.files import write_atomically  # noqa: E402
 from bench.plots.bars import gpu_memory, phases, throughput  # noqa: E402
 from bench.plots.base import Missing  # noqa: E402
 from bench.plots.classes import confusion_best, per_class_accuracy  # noqa: E402
@@ -94,14 +93,8 @@ def _message(text: str) -> plt.Figure:
 
 
 def _save(figure: plt.Figure, path: Path, fmt: str) -> Path:
-    """Through a temporary file and a rename, like the results: never half a figure."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            figure.savefig(handle, format=fmt, dpi=150, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Atomically, like the results: never half a figure."""
+    write_atomically(
+        path, lambda out: figure.savefig(out, format=fmt, dpi=150, bbox_inches="tight")
+    )
     return path

@@ -1,0 +1,161 @@
+"""What each `bench` command does, once its arguments are parsed (`bench.cli`). Heavy imports
+(Keras, pandas, matplotlib) happen inside each command, so `bench --help` stays instant and
+the backend's log level is set before Keras loads."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.errors import BenchError
+from bench.progress import print_table
+from bench.settings import FIELDS
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.api import run
+
+    frame = run(
+        config=args.config,
+        suite=args.suite,
+        force=args.force,
+        quiet=args.quiet,
+        isolate=not args.in_process,
+        **{name: getattr(args, name) for name in FIELDS},
+    )
+    failed = frame[frame["status"] != "ok"]
+    for _, row in failed.iterrows():
+        print(
+            f"bench: run failed: {row['model']} seed={row['seed']} {row['phase']}: {row['error']}",
+            file=sys.stderr,
+        )
+    return 1 if len(failed) else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from bench import registry
+
+    header = [
+        "model",
+        "family",
+        "preprocessing",
+        "default size",
+        "min size",
+        "ImageNet top-1 %",
+        "weights",
+    ]
+    rows = [
+        [
+            spec.name,
+            spec.family,
+            spec.preprocessing,
+            spec.default_size,
+            spec.min_size,
+            spec.imagenet_top1 or "",
+            "imagenet" if spec.pretrained else "scratch",
+        ]
+        for spec in registry.select([f"family:{args.family}" if args.family else "all"])
+    ]
+    print_table(header, rows)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from bench import cost, registry
+    from bench.model import build_classifier, input_size
+
+    header = ["model", "family", "preprocessing", "default size", "image size"]
+    header += ["params (M)", "backbone params (M)", "GMACs", "ImageNet top-1 %"]
+    rows = []
+    for spec in registry.select(args.models):
+        size = input_size(spec, args.image_size or spec.default_size)
+        # Random weights: the architecture (params, MACs) is the same, and nothing downloads.
+        classifier = build_classifier(
+            spec, (size, size, 3), args.num_classes, image_size=size, weights="none", augment=False
+        )
+        rows.append(
+            [
+                spec.name,
+                spec.family,
+                spec.preprocessing,
+                spec.default_size,
+                size,
+                f"{classifier.model.count_params() / 1e6:.3f}",
+                f"{classifier.backbone.count_params() / 1e6:.3f}",
+                f"{cost.gmacs(classifier.model):.3f}",
+                spec.imagenet_top1 or "",
+            ]
+        )
+    print_table(header, rows)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench import report
+
+    made, comparison, paths = report.make(args.results, args.out, **_selection(args))
+    report.show(made, args.format)
+    _say_what_else(comparison.others, f"written: {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from bench import plots
+    from bench.comparison import load_comparison
+    from bench.results import ResultsStore
+
+    store = ResultsStore(args.results, create=False)
+    comparison = load_comparison(store, args.dataset, args.models, args.settings)
+    out = ResultsStore(args.out or store.folder / "plots").folder
+    paths = plots.draw_all(comparison, out, args.metric, args.phase, args.formats)
+    _say_what_else(comparison.others, f"{comparison.describe()}: {len(paths)} files in {out}")
+    return 0
+
+
+def _selection(args: argparse.Namespace) -> dict:
+    keys = ("dataset", "models", "settings", "metric", "phase")
+    return {k: getattr(args, k) for k in keys}
+
+
+def _say_what_else(others: list[str], written: str) -> None:
+    if written:
+        print(written, file=sys.stderr)
+    if others:
+        print(
+            f"bench: {len(others)} other comparison(s) in this folder (choose with --settings, "
+            f"--dataset): {'; '.join(others)}",
+            file=sys.stderr,
+        )
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    import json
+
+    if args.results:
+        from bench.results import ENV_FILE, ResultsStore
+
+        record = ResultsStore(args.results, create=False).read_environment()
+        if not record:
+            raise BenchError(f"no {ENV_FILE} in {args.results} (bench run writes it)")
+    else:
+        from bench.environment import collect
+
+        record = collect()
+    if args.json:
+        print(json.dumps(record, indent=2, default=str))
+    else:
+        print_table(["field", "value"], list(_flatten(record)))
+    return 0
+
+
+def _flatten(data, prefix: str = ""):
+    """Nested dicts as dotted keys; lists of dicts numbered (gpus.0.name)."""
+    items = data.items() if isinstance(data, dict) else enumerate(data)
+    for key, value in items:
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) or (
+            value and isinstance(value, list) and isinstance(value[0], dict)
+        ):
+            yield from _flatten(value, name + ".")
+        else:
+            yield [name, "" if value is None else value]
