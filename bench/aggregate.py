@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bench import schema
 from bench.comparison import Comparison
 from bench.errors import BenchError, did_you_mean
 from bench.settings import PHASES
@@ -17,30 +18,10 @@ PHASE_NAMES = {
     "finetune": "fine-tuning",
     "scratch": "training from scratch",
 }
-# Figures averaged over seeds, by which way is better.
-HIGHER_BETTER = (
-    "test_accuracy",
-    "test_top5_accuracy",
-    "test_macro_f1",
-    "val_accuracy",
-    "train_accuracy",
-    "efficiency",
-    "train_images_per_s",
-    "infer_images_per_s",
-)
-LOWER_BETTER = (
-    "overfit_gap",
-    "time_per_epoch_s",
-    "first_epoch_s",
-    "compile_s",
-    "train_time_s",
-    "peak_gpu_mem_mb",
-    "peak_gpu_mem_nvml_mb",
-    "peak_host_rss_mb",
-)
-FIGURES = HIGHER_BETTER + LOWER_BETTER
+FIGURES = schema.figures()  # averaged over seeds; LOWER_BETTER ranks ascending
+LOWER_BETTER = schema.figures("low")
+CONSTANTS = schema.constants()  # the same for every seed of a model
 GROUP_KEYS = ["dataset", "model", "family", "phase", "weights", "settings_hash"]
-CONSTANTS = ["image_size", "num_classes", "train_size", "test_size", "params_total", "gmacs"]
 
 
 def seed_statistics(frame: pd.DataFrame, by: list[str], figures: list[str]) -> pd.DataFrame:

@@ -38,7 +38,7 @@ def run(
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if resolved.backend and "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = resolved.backend  # this process too: TF may be absent
-    from bench.runner import run_suite
+    from bench.suite import run_suite
 
     debugging = logging.getLogger("bench").getEffectiveLevel() <= logging.DEBUG
     with filtered_stderr(debugging):

@@ -13,7 +13,7 @@ from bench import __version__, commands
 from bench.data import dataset_help
 from bench.errors import BenchError, shorten
 from bench.native_logs import filtered_stderr
-from bench.settings import FIELDS, Settings
+from bench.settings import FIELDS, PHASES, Settings
 
 
 def _list_of(kind):
@@ -121,7 +121,7 @@ def _add_selection_arguments(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument(
         "--phase",
         default="final",
-        choices=["final", "frozen", "finetune", "scratch"],
+        choices=["final", *PHASES],
         help="phase to rank (default final: fine-tuned; from scratch for baselines)",
     )
 

@@ -17,7 +17,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     frame = run(
         config=args.config,
-        suite=args.suite,
         force=args.force,
         quiet=args.quiet,
         isolate=not args.in_process,

@@ -1,4 +1,4 @@
-"""Test-set figures from one pass of predictions (README, "Measurements")."""
+"""Test-set figures from one pass of predictions (docs/protocol.md, "What is measured")."""
 
 from __future__ import annotations
 

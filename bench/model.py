@@ -1,4 +1,4 @@
-"""Builds the classifier of the protocol (README, "The protocol") around a registry entry.
+"""Builds the classifier of the protocol (docs/protocol.md) around a registry entry.
 
 uint8 image -> float -> augmentation (training only, at the stored size) -> Resizing(image_size)
 -> the backbone's own preprocess_input -> backbone(training=False) -> GlobalAveragePooling ->

@@ -1,4 +1,4 @@
-"""The training phases of the protocol (README, "The protocol"): frozen, finetune, scratch.
+"""The training phases of the protocol (docs/protocol.md): frozen, finetune, scratch.
 
 Each phase sets what is trainable, recompiles (a change of `trainable` has no effect until the
 model is compiled again), trains with early stopping on validation loss (best weights restored)

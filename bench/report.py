@@ -10,12 +10,8 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from bench.aggregate import (
-    LOWER_BETTER,
-    PHASE_NAMES,
-    ranking,
-    summary,
-)
+from bench import schema
+from bench.aggregate import PHASE_NAMES, ranking, summary
 from bench.comparison import Comparison, load_comparison
 from bench.errors import BenchError
 from bench.files import write_atomically
@@ -29,29 +25,36 @@ TIE_MARK = "†"
 class Column:
     header: str
     figure: str  # a figure of aggregate.ranking: figure_mean, figure_std
-    better: str | None = "high"  # "high", "low", or None: not compared
+    source: str  # the runs.csv column it comes from: which way is better, why it may be empty
     scale: float = 1.0
     spec: str = ".2f"  # format of the scaled value
     optional: bool = True  # left out when no model has a value
     spread: bool = True  # show ± std over seeds (not for the architecture's constants)
 
+    @property
+    def better(self) -> str | None:
+        return schema.RUN[self.source].better
+
+    @property
+    def why_empty(self) -> str:
+        return PHASE_EMPTY.get(self.figure) or schema.RUN[self.source].why_empty or "not measured"
+
 
 COLUMNS = [
-    Column("params (M)", "params_m", "low", optional=False, spread=False),
-    Column("GMACs", "gmacs", "low", spec=".3g", spread=False),
-    Column("frozen acc (%)", "frozen", scale=100),
-    Column("fine-tuned acc (%)", "finetune", scale=100),
-    Column("gain (pp)", "gain", scale=100),
-    Column("scratch acc (%)", "scratch", scale=100),
-    Column("efficiency (%/M)", "efficiency"),
-    Column("overfit gap (pp)", "overfit_gap", "low", scale=100),
-    Column("time/epoch (s)", "time_per_epoch_s", "low"),
-    Column("train img/s", "train_images_per_s", spec=".0f"),
-    Column("peak GPU mem (MiB)", "peak_gpu_mem_mb", "low", spec=".0f"),
+    Column("params (M)", "params_m", "params_total", optional=False, spread=False),
+    Column("GMACs", "gmacs", "gmacs", spec=".3g", spread=False),
+    Column("frozen acc (%)", "frozen", "test_accuracy", scale=100),
+    Column("fine-tuned acc (%)", "finetune", "test_accuracy", scale=100),
+    Column("gain (pp)", "gain", "test_accuracy", scale=100),
+    Column("scratch acc (%)", "scratch", "test_accuracy", scale=100),
+    Column("efficiency (%/M)", "efficiency", "efficiency"),
+    Column("overfit gap (pp)", "overfit_gap", "overfit_gap", scale=100),
+    Column("time/epoch (s)", "time_per_epoch_s", "time_per_epoch_s"),
+    Column("train img/s", "train_images_per_s", "train_images_per_s", spec=".0f"),
+    Column("peak GPU mem (MiB)", "peak_gpu_mem_mb", "peak_gpu_mem_mb", spec=".0f"),
 ]
-WHY_EMPTY = {
-    "peak_gpu_mem_mb": "no GPU in these runs",
-    "time_per_epoch_s": "one epoch per phase (the first is timed on its own)",
+# Why a column of one phase's test accuracy may be empty (other columns say it in bench.schema).
+PHASE_EMPTY = {
     "scratch": "no model trained from scratch",
     "frozen": "no frozen phase",
     "finetune": "no fine-tuning phase",
@@ -80,9 +83,10 @@ def build(comparison: Comparison, metric: str = "test_accuracy", phase: str = "f
         )
     columns = [c for c in COLUMNS if not c.optional or _has(table, c.figure)]
     if metric != "test_accuracy":  # otherwise the score is already a phase's accuracy column
-        scale = 100 if metric.endswith("accuracy") or metric == "overfit_gap" else 1
-        better = "low" if metric in LOWER_BETTER else "high"
-        columns.insert(0, Column(metric, "score", better, scale, optional=False))
+        unit = schema.RUN[metric].unit
+        scale, unit = (100, "%") if unit == "fraction" else (1, unit)
+        header = f"{metric} ({unit})" if unit else metric
+        columns.insert(0, Column(header, "score", metric, scale, optional=False))
     header = ["rank", "model", "family", "seeds", *(c.header for c in columns)]
     rows, bold = [], []
     for _, model in table.iterrows():
@@ -145,7 +149,7 @@ def _notes(table: pd.DataFrame, columns: list[Column]) -> list[str]:
     if empty:
         notes.append(
             "Left out, no value in these runs: "
-            + "; ".join(f"{c.header} ({WHY_EMPTY.get(c.figure, 'not measured')})" for c in empty)
+            + "; ".join(f"{c.header} ({c.why_empty})" for c in empty)
             + "."
         )
     return notes

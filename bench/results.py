@@ -1,6 +1,6 @@
 """The results store: runs.csv (one row per run and phase), epochs.csv (one row per epoch),
 classes.csv (per-class test accuracy), confusion.csv (the test confusion matrix, non-zero cells)
-and env.json (environment and settings).
+and env.json (environment and settings). Their columns are declared in `bench.schema`.
 
 A run's rows are written together, by replacing each file atomically (write a temporary file,
 fsync, rename), so a crash or a kill leaves the previous complete file, never a torn row. Rows
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench import schema
 from bench.errors import BenchError, shorten
 from bench.files import write_atomically
 from bench.settings import Settings
@@ -25,117 +26,9 @@ from bench.settings import Settings
 ENV_FILE = "env.json"
 LOCK_FILE = ".bench.lock"
 
-RUN_COLUMNS = [
-    "run_id",
-    "suite",
-    "timestamp",
-    "status",
-    "error",
-    "model",
-    "family",
-    "dataset",
-    "data_fingerprint",
-    "num_classes",
-    "train_size",
-    "val_size",
-    "val_source",
-    "test_size",
-    "weights",
-    "seed",
-    "phase",
-    "image_size",
-    "batch_size",
-    "epochs_run",
-    "best_epoch",
-    "learning_rate",
-    "bn_mode",
-    "augment",
-    "augment_shift",
-    "precision",
-    "jit",
-    "frozen_mode",
-    "params_total",
-    "params_trainable",
-    "gmacs",
-    "train_accuracy",
-    "val_accuracy",
-    "test_accuracy",
-    "test_top5_accuracy",
-    "test_macro_f1",
-    "overfit_gap",
-    "efficiency",
-    "time_per_epoch_s",
-    "first_epoch_s",
-    "compile_s",
-    "compile_cache_hits",
-    "train_time_s",
-    "features_time_s",
-    "train_images_per_s",
-    "infer_images_per_s",
-    "infer_batch_size",
-    "data_wait_share",
-    "peak_gpu_mem_mb",
-    "peak_gpu_mem_nvml_mb",
-    "peak_host_rss_mb",
-    "settings_hash",
-    "backend",
-    "backend_version",
-    "keras_version",
-    "device",
-    "git_commit",
-]
-EPOCH_COLUMNS = [
-    "run_id",
-    "phase",
-    "epoch",
-    "loss",
-    "accuracy",
-    "val_loss",
-    "val_accuracy",
-    "learning_rate",
-    "epoch_time_s",
-    "val_time_s",
-    "data_wait_s",
-]
-CLASS_COLUMNS = ["run_id", "phase", "class_index", "class_name", "test_accuracy", "support"]
-CONFUSION_COLUMNS = ["run_id", "phase", "true_index", "predicted_index", "count"]
-
 # What every complete row of a run has: a row without them was cut short (a torn last line).
 COMPLETE_RUN_COLUMNS = ["status", "phase", "settings_hash", "backend", "keras_version"]
 COMPLETE_OK_COLUMNS = ["test_accuracy", "params_total"]
-# Columns that hold text, whatever their values look like.
-TEXT_COLUMNS = {
-    "run_id",
-    "suite",
-    "timestamp",
-    "status",
-    "error",
-    "model",
-    "family",
-    "dataset",
-    "data_fingerprint",
-    "val_source",
-    "weights",
-    "phase",
-    "bn_mode",
-    "precision",
-    "jit",
-    "frozen_mode",
-    "settings_hash",
-    "backend",
-    "backend_version",
-    "keras_version",
-    "device",
-    "git_commit",
-    "class_name",
-}
-
-FILES = {
-    "runs": RUN_COLUMNS,
-    "epochs": EPOCH_COLUMNS,
-    "classes": CLASS_COLUMNS,
-    "confusion": CONFUSION_COLUMNS,
-}
 
 
 class ResultsStore:
@@ -158,22 +51,22 @@ class ResultsStore:
     def read(self, table: str) -> pd.DataFrame:
         path = self.path(table)
         if not path.exists():
-            return pd.DataFrame(columns=FILES[table])
+            return pd.DataFrame(columns=schema.names(table))
         try:
             # Ids and hashes are text even when they look like numbers (123456789012, 4e1712).
             # A line with too many fields (a damaged file) is left out, with pandas's warning.
             frame = pd.read_csv(
                 path,
-                dtype=dict.fromkeys(TEXT_COLUMNS & set(FILES[table]), str),
+                dtype=dict.fromkeys(schema.text_columns(table), str),
                 on_bad_lines="warn",
             )
         except pd.errors.EmptyDataError:  # an empty file: no rows, not even a header
-            return pd.DataFrame(columns=FILES[table])
+            return pd.DataFrame(columns=schema.names(table))
         except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
             raise BenchError(f"{path} is not a readable results file: {err}") from None
         if "run_id" not in frame:
             raise BenchError(f"{path} is not a bench results file (no run_id column)")
-        missing = [c for c in FILES[table] if c not in frame]
+        missing = [c for c in schema.names(table) if c not in frame]
         return frame.assign(**dict.fromkeys(missing)) if missing else frame  # older versions
 
     def recorded_phases(self) -> dict[str, set[str]]:
@@ -190,22 +83,27 @@ class ResultsStore:
         """Remove the temporary files of writes that a kill interrupted. Every write of a
         results file holds the lock, so none is in progress while this does."""
         with self.locked():
-            patterns = [f".{table}.csv.*" for table in FILES] + [f".{ENV_FILE}.*", ".probe*"]
+            patterns = [f".{table}.csv.*" for table in schema.FILES]
+            patterns += [f".{ENV_FILE}.*", ".probe*"]
             for pattern in patterns:
                 for path in self.folder.glob(pattern):
                     path.unlink(missing_ok=True)
 
     def write_run(self, run_id: str, tables: dict[str, list[dict]]) -> None:
         """Replace everything recorded for run_id with these rows. runs.csv goes last: a run
-        counts as recorded only once its rows there are complete."""
+        counts as recorded only once its rows there are complete. Every row must have exactly
+        the columns of its file (`bench.schema`)."""
+        for table in schema.FILES:
+            schema.check_rows(table, tables.get(table, []))
         with self.locked():
             for table in ("epochs", "classes", "confusion", "runs"):
+                columns = schema.names(table)
                 old = self.read(table)
                 old = old[old["run_id"] != run_id]
-                new = pd.DataFrame(tables.get(table, []), columns=FILES[table])
+                new = pd.DataFrame(tables.get(table, []), columns=columns)
                 frames = [f for f in (old, new) if not f.empty]
                 merged = pd.concat(frames, ignore_index=True) if frames else new
-                write_atomically(self.path(table), merged[FILES[table]])
+                write_atomically(self.path(table), merged[columns])
 
     @contextlib.contextmanager
     def locked(self):

@@ -20,12 +20,14 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from bench import native_logs
+from bench.compilation import cache_environment
 from bench.errors import describe_error
+from bench.one_run import Outcome, Run, crashed, execute
 from bench.settings import Settings
 from bench.shared_data import SharedDataset, load_shared
 
@@ -33,18 +35,10 @@ EXIT_GRACE_S = 60  # a child that has sent its rows, or closed its pipe, gets th
 
 
 @dataclass
-class Outcome:
-    """What one attempt at a run produced: its rows, and whether it ran out of memory."""
-
-    tables: dict[str, list[dict]] = field(default_factory=dict)
-    out_of_memory: bool = False
-
-
-@dataclass
 class Job:
     """What a run's process is given: everything to run one attempt at one run."""
 
-    run: object  # runner.Run
+    run: Run
     folder: Path
     settings: Settings
     batch_size: int
@@ -55,8 +49,6 @@ def child_environment(backend: str, debug: bool) -> dict[str, str]:
     """The parent's environment, plus the backend, the compilation caches (read when Keras,
     JAX or torch are first imported), bench's own location (so the child imports this same
     bench) and, unless debugging, TensorFlow's C++ logging turned down."""
-    from bench.compilation import cache_environment
-
     env = {**os.environ, **cache_environment()}
     if backend:
         env["KERAS_BACKEND"] = backend
@@ -145,7 +137,7 @@ class Processes:
 
 
 def run_in_process(
-    run,
+    run: Run,
     shared: SharedDataset,
     settings: Settings,
     batch_size: int,
@@ -155,8 +147,6 @@ def run_in_process(
 ) -> Outcome:
     """Run in a process of its own; relay its progress; return its Outcome, or a failed row
     that says why the process ended without one."""
-    from bench.runner import crashed
-
     level = logging.getLogger("bench").getEffectiveLevel()
     process = processes.take(another_follows)
     try:
@@ -204,8 +194,6 @@ def child_main(fd: int) -> None:
     connection = Connection(fd, readable=False)
     _exit_with_parent()
     try:
-        from bench.runner import execute  # Keras and its backend, before the job is given
-
         job: Job = pickle.load(sys.stdin.buffer)
         logging.basicConfig(level=job.log_level, format="bench: %(levelname)s: %(message)s")
         outcome = execute(

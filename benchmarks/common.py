@@ -14,9 +14,9 @@ from timm_side import synthetic  # the same images timm's side gets
 from bench import environment
 from bench.data.splits import Splits
 from bench.model import Classifier
+from bench.one_run import precision_policy
 from bench.progress import SilentReporter
 from bench.protocol import PhaseResult, run_phase
-from bench.runner import precision_policy
 from bench.settings import Settings
 
 PACKAGES = ("keras", "jax", "torch", "timm", "tensorflow")

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.results import RUN_COLUMNS, ResultsStore
+from bench import schema
+from bench.results import ResultsStore
 
 PROTOCOL = {"dataset": "cifarlike", "image_size": 32, "batch_size": 32, "weights": "imagenet"}
 PROTOCOLS = {
@@ -42,7 +43,7 @@ FAMILY = {
 
 
 def run_row(model: str, phase: str, seed: int, accuracy: float | None, **fields) -> dict:
-    row = dict.fromkeys(RUN_COLUMNS)
+    row = dict.fromkeys(schema.names("runs"))
     params = TRANSFER.get(model, (0, 0, 2.1e6))[2]
     row.update(
         run_id=f"{model}-{fields.get('settings_hash', 'aaaa')}-{seed}",
@@ -133,17 +134,18 @@ def add_phase_tables(run: dict, row: dict) -> None:
     """Three epochs rising to the row's accuracy; a confusion matrix with that accuracy."""
     accuracy, key = row["test_accuracy"], {"run_id": row["run_id"], "phase": row["phase"]}
     run["epochs"] += [
-        {
+        schema.row(
+            "epochs",
             **key,
-            "epoch": e,
-            "loss": 1.0 / e,
-            "accuracy": accuracy - 0.1 / e + 0.05,
-            "val_loss": 1.1 / e,
-            "val_accuracy": accuracy - 0.1 / e,
-            "learning_rate": 1e-3,
-            "epoch_time_s": row["time_per_epoch_s"],
-            "val_time_s": 0.1,
-        }
+            epoch=e,
+            loss=1.0 / e,
+            accuracy=accuracy - 0.1 / e + 0.05,
+            val_loss=1.1 / e,
+            val_accuracy=accuracy - 0.1 / e,
+            learning_rate=1e-3,
+            epoch_time_s=row["time_per_epoch_s"],
+            val_time_s=0.1,
+        )
         for e in (1, 2, 3)
     ]
     per_class = 20  # 60 test images, 3 classes

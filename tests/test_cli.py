@@ -10,9 +10,8 @@ import pandas as pd
 import pytest
 
 import bench
-from bench import native_logs
+from bench import native_logs, schema
 from bench.progress import print_table
-from bench.results import CLASS_COLUMNS, CONFUSION_COLUMNS, EPOCH_COLUMNS, FILES, RUN_COLUMNS
 from tests.conftest import ROOT, bench_main, random_weights, run_cli, run_here
 from tests.test_data import split_layout
 
@@ -62,7 +61,7 @@ def test_real_run_writes_every_documented_column(real_run):
     result, out, _ = real_run
     assert result.returncode == 0, result.stderr[-2000:]
     runs = pd.read_csv(out / "runs.csv")
-    assert list(runs.columns) == RUN_COLUMNS
+    assert list(runs.columns) == schema.names("runs")
     assert sorted(zip(runs["model"], runs["phase"], strict=True)) == [
         ("MobileNetV3Small", "finetune"),
         ("MobileNetV3Small", "frozen"),
@@ -70,7 +69,7 @@ def test_real_run_writes_every_documented_column(real_run):
     ]
     assert (runs["status"] == "ok").all()
     for _, row in runs.iterrows():
-        for column in RUN_COLUMNS:
+        for column in schema.names("runs"):
             if column in GPU_ONLY or column == "error":
                 continue
             if column == "features_time_s":  # only in frozen_mode=features
@@ -97,12 +96,12 @@ def test_real_run_writes_every_documented_column(real_run):
     )
 
     epochs = pd.read_csv(out / "epochs.csv")
-    assert list(epochs.columns) == EPOCH_COLUMNS
+    assert list(epochs.columns) == schema.names("epochs")
     assert len(epochs) == 6 and epochs.notna().all().all()
     classes = pd.read_csv(out / "classes.csv")
-    assert list(classes.columns) == CLASS_COLUMNS and len(classes) == 30
+    assert list(classes.columns) == schema.names("classes") and len(classes) == 30
     confusion = pd.read_csv(out / "confusion.csv")
-    assert list(confusion.columns) == CONFUSION_COLUMNS and (confusion["count"] > 0).all()
+    assert list(confusion.columns) == schema.names("confusion") and (confusion["count"] > 0).all()
     per_phase = confusion.groupby(["run_id", "phase"])["count"].sum()
     assert (per_phase == 60).all() and len(per_phase) == 3  # every test image, once per phase
     assert set(classes["class_name"]) >= {"airplane", "truck"}, "classes, not 'train' and 'val'"
@@ -176,12 +175,6 @@ def test_rerun_skips_recorded_runs_without_duplicates(real_run, capsys):
     again = run_here(capsys, *args)  # everything recorded: no run process starts
     assert again.returncode == 0 and "already recorded" in again.stdout
     pd.testing.assert_frame_equal(pd.read_csv(out / "runs.csv"), before)
-
-
-def test_readme_documents_every_column():
-    readme = (ROOT / "README.md").read_text()
-    for column in (c for columns in FILES.values() for c in columns):
-        assert f"`{column}`" in readme, f"README does not document column {column}"
 
 
 def assert_clean_error(result, *fragments: str) -> None:

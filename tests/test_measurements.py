@@ -18,7 +18,7 @@ from bench.data.splits import make_splits
 from bench.model import build_classifier
 from bench.progress import SilentReporter
 from bench.protocol import run_phase
-from bench.runner import record_phase
+from bench.rows import add_phase_rows
 from bench.settings import Settings
 
 # timm's published GMACs at 224 (its benchmark results).
@@ -142,7 +142,7 @@ def test_epoch_times_on_a_controlled_clock(monkeypatch):
 
     tables = {"runs": [], "epochs": [], "classes": [], "confusion": []}
     base = {"run_id": "x", "train_size": len(splits.x_train), "gmacs": 0.0077}
-    record_phase(tables, base, result, settings, dataset.class_names)
+    add_phase_rows(tables, base, result, settings, dataset.class_names)
     row = tables["runs"][0]
     assert row["time_per_epoch_s"] == 2.0  # median of the epochs after the first
     assert row["first_epoch_s"] == 6.0

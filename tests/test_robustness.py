@@ -20,7 +20,7 @@ import pytest
 from bench import cli, registry
 from bench.errors import BenchError
 from bench.model import load_backbone
-from bench.runner import Run, crashed, is_out_of_memory
+from bench.one_run import Run, crashed, is_out_of_memory
 from tests.conftest import ROOT, bench_main, random_weights, run_cli, run_here
 from tests.results_fixture import write_runs
 from tests.test_data import write_images
@@ -249,7 +249,7 @@ def test_bad_data_is_one_clear_line(tmp_path, capsys, run_args):
 
 
 def test_unreadable_hidden_and_non_image_files_are_skipped_and_counted(tmp_path, caplog):
-    from bench.data.folder import load
+    from bench.data import load_dataset
 
     root = class_folders(tmp_path / "data", {"a": 4, "b": 4})
     (root / "a" / "truncated.png").write_bytes((root / "a" / "0.png").read_bytes()[:40])
@@ -257,7 +257,7 @@ def test_unreadable_hidden_and_non_image_files_are_skipped_and_counted(tmp_path,
     (root / "b" / ".hidden.png").write_bytes((root / "b" / "0.png").read_bytes())
     (root / ".cache").mkdir()
     with caplog.at_level(logging.WARNING, logger="bench"):
-        data = load(str(root), 0, 0.25, 0)
+        data = load_dataset(f"folder:{root}", test_fraction=0.25)
     assert len(data.y_train) + len(data.y_test) == 8  # the eight real images only
     assert data.class_names == ["a", "b"]
     assert "skipped 1 non-image files" in caplog.text
@@ -393,9 +393,9 @@ def test_an_error_inside_a_run_process_is_recorded_as_itself(tmp_path):
     """The child's own exception type and message, never 'killed by SIGTERM'."""
     from bench.data import load_dataset
     from bench.progress import SilentReporter
-    from bench.runner import chosen_models, plan
     from bench.settings import Settings
     from bench.shared_data import SharedDataset
+    from bench.suite import chosen_models, plan
     from bench.worker import Processes, run_in_process
 
     settings = Settings(models=["simple_cnn"], dataset="digits", weights="none").validate()
@@ -442,7 +442,7 @@ def test_a_run_missing_a_phase_row_runs_again(tmp_path):
 
     store = ResultsStore(tmp_path)
     store.write_run("a", {"runs": [run_row("VGG16", "frozen", 0, 0.5, run_id="a")]})
-    assert store.recorded_phases() == {"a": {"frozen"}}  # the runner wants frozen + finetune
+    assert store.recorded_phases() == {"a": {"frozen"}}  # the suite wants frozen + finetune
     broken = run_row("VGG16", "finetune", 0, 0.6, run_id="b", test_accuracy=None)
     store.write_run("b", {"runs": [run_row("VGG16", "frozen", 0, 0.5, run_id="b"), broken]})
     assert "b" not in store.recorded_phases()

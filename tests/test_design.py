@@ -1,0 +1,183 @@
+"""The code's shape: imports run one way, modules stay small, and each fact is said once (the
+flags, the README's tables and the data sets' list are derived from their declarations)."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+
+import bench
+from bench import cli, data, docs, schema
+from bench.data import DataSource, as_dataset
+from bench.errors import BenchError
+from bench.results import ResultsStore
+from bench.settings import FIELDS, Settings
+from tests.conftest import ROOT, bench_main
+
+PACKAGE = ROOT / "bench"
+MODULES = {
+    ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): path
+    for path in PACKAGE.rglob("*.py")
+}
+
+
+def imported_modules(name: str) -> set[str]:
+    """The bench modules `name` imports anywhere in its file, inside functions too."""
+    found = set()
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for alias in node.names:  # `from bench import registry` imports bench.registry
+                module = f"{node.module}.{alias.name}"
+                found.add(module if module in MODULES else node.module)
+    return {m for m in found if m in MODULES and m != name}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A path a -> ... -> a in the graph, or None (depth-first search)."""
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return path[path.index(nxt) :] + [nxt]
+            if nxt not in state and (cycle := visit(nxt, [*path, nxt])):
+                return cycle
+        state[node] = "done"
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start, [start])):
+            return cycle
+    return None
+
+
+def test_the_package_has_no_import_cycle():
+    graph = {name: imported_modules(name) for name in MODULES}
+    cycle = find_cycle(graph)
+    assert cycle is None, f"import cycle: {' -> '.join(cycle)}"
+    # Suite -> worker -> one run, never back.
+    assert "bench.worker" in graph["bench.suite"] and "bench.one_run" in graph["bench.worker"]
+
+
+def test_a_cycle_would_be_found():
+    graph = {name: imported_modules(name) for name in MODULES}
+    graph["bench.one_run"] = graph["bench.one_run"] | {"bench.suite"}  # one run imports back
+    assert find_cycle(graph) is not None
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_module_is_over_300_lines(name):
+    lines = len(MODULES[name].read_text().splitlines())
+    assert lines <= 300, f"{MODULES[name]} has {lines} lines: split it along a real seam"
+
+
+def test_every_setting_has_a_flag_and_a_readme_row(capsys):
+    _, out, _ = bench_main(capsys, "run", "--help")
+    readme = docs.section((ROOT / "README.md").read_text(), "settings")
+    for name in FIELDS:
+        assert f"--{name.replace('_', '-')}" in out, f"bench run has no flag for {name}"
+        assert f"| `{name}` |" in readme, f"README's settings table has no row for {name}"
+
+
+def test_every_flag_reaches_its_setting():
+    """Each flag parses into the value its setting takes."""
+    given = {
+        "lr_finetune": ("3e-5", 3e-5),
+        "dropout": ("0.5", 0.5),
+        "seeds": ("1,2", [1, 2]),
+        "unfreeze": ("20", 20),
+        "jit": (None, True),
+        "min_batch_size": ("4", 4),
+        "split_seed": ("7", 7),
+    }
+    argv = ["run"]
+    for name, (text, _) in given.items():
+        argv += [f"--{name.replace('_', '-')}"] + ([text] if text else [])
+    args = cli.build_parser().parse_args(argv)
+    for name, (_, value) in given.items():
+        assert getattr(args, name) == value
+    assert all(getattr(args, name) is None for name in FIELDS if name not in given)
+
+
+@pytest.mark.parametrize("name", list(docs.SECTIONS))
+def test_readme_generated_sections_match_their_declarations(name):
+    readme = (ROOT / "README.md").read_text()
+    assert docs.section(readme, name) == docs.SECTIONS[name](), (
+        f"README's {name} section is out of date: run python -m bench.docs"
+    )
+
+
+def test_a_stale_readme_table_is_noticed():
+    readme = (ROOT / "README.md").read_text()
+    stale = readme.replace("| `lr_finetune` |", "| `lr_fine_tune` |")
+    assert docs.section(stale, "settings") != docs.settings_table()
+    assert docs.update(stale) == readme
+
+
+def test_a_row_must_have_exactly_the_schemas_columns(tmp_path):
+    with pytest.raises(ValueError, match="not columns of runs.csv: bogus"):
+        schema.row("runs", run_id="a", bogus=1)
+    store = ResultsStore(tmp_path)
+    partial = {"run_id": "a", "phase": "scratch", "status": "ok"}
+    with pytest.raises(ValueError, match="missing"):
+        store.write_run("a", {"runs": [partial]})
+    assert not store.path("runs").exists(), "a refused row writes nothing"
+    complete = schema.row("runs", **partial)
+    store.write_run("a", {"runs": [complete]})
+    assert list(store.read("runs").columns) == schema.names("runs")
+
+
+def tiny_loader(*, argument: str | None, settings: Settings):
+    """A data set as a new loader would make it: random images, three classes."""
+    rng = np.random.default_rng(settings.split_seed)
+    x = rng.integers(0, 256, size=(90, 32, 32, 3), dtype=np.uint8)
+    y = np.repeat(np.arange(3), 30)
+    return as_dataset("tiny", x, y, x[:30], y[:30], ["a", "b", "c"], fingerprint="tiny-1")
+
+
+def test_a_new_data_set_is_one_function_and_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(data.DATASETS, "tiny", DataSource(tiny_loader, "three random classes"))
+    _, out, _ = bench_main(capsys, "run", "--help")
+    assert "tiny" in " ".join(out.split())
+    assert "`tiny`: three random classes" in docs.datasets_list()
+    with pytest.raises(BenchError, match="did you mean tiny"):
+        data.load_dataset("tinny")
+    frame = bench.run(
+        "simple_cnn",
+        dataset="tiny",
+        weights="none",
+        epochs_scratch=1,
+        out=str(tmp_path),
+        isolate=False,
+        quiet=True,
+    )
+    row = frame.iloc[0]
+    assert row["status"] == "ok" and row["dataset"] == "tiny" and row["num_classes"] == 3
+    assert row["data_fingerprint"] == "tiny-1"
+
+
+def test_settings_are_plain_dataclass_fields():
+    """Declarations do not change what a Settings is: a dataclass with the built-in defaults."""
+    settings = Settings()
+    assert dataclasses.asdict(settings)["batch_size"] == 64 and settings.seeds == [0]
+    assert Settings().seeds is not settings.seeds, "list defaults are not shared"
+
+
+def test_every_document_the_code_and_readme_cite_is_in_the_repository():
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", readme)  # relative links, no URLs
+    code = "".join(path.read_text() for path in MODULES.values())
+    cited = re.findall(r"docs/[\w./-]+\.md", code)
+    assert "docs/protocol.md" in links and cited
+    for target in links + cited:
+        assert (ROOT / target).exists(), f"{target} is cited but not in the repository"
+    assert "PROTOCOL.md" not in readme + code
