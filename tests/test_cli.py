@@ -128,7 +128,7 @@ def test_run_ends_with_the_report_of_its_suite(real_run):
 def test_env_json_records_the_environment_and_each_rows_settings(real_run, capsys):
     _, out, _ = real_run
     recorded = json.loads((out / "env.json").read_text())
-    runs = pd.read_csv(out / "runs.csv")
+    runs = pd.read_csv(out / "runs.csv", dtype={"settings_hash": str})  # "4e1712..." is text
     assert recorded["environment"]["keras_version"] == keras.__version__
     assert recorded["environment"]["packages"]["keras"] == keras.__version__
     assert set(runs["settings_hash"]) <= set(recorded["protocols"])
