@@ -16,9 +16,8 @@ def python_blocks(markdown: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", markdown, flags=re.S)
 
 
-def test_the_readmes_example_runs_as_a_plain_script_and_reproduces(tmp_path):
-    """As `python file.py`, with no __main__ guard: the run processes must not import it.
-    The same run again, here and without a process of its own, gives the same figures."""
+def test_the_readmes_example_runs_as_a_plain_script_and_is_recorded_once(tmp_path):
+    """As `python file.py`, with no __main__ guard: the run processes must not import it."""
     blocks = python_blocks((ROOT / "README.md").read_text())
     script = tmp_path / "example.py"
     script.write_text(next(b for b in blocks if "bench.run(" in b))
@@ -31,10 +30,10 @@ def test_the_readmes_example_runs_as_a_plain_script_and_reproduces(tmp_path):
     first = pd.read_csv(tmp_path / "results" / "runs.csv").iloc[0]
     assert first["status"] == "ok" and first["suite"] == "adhoc" and first["seed"] == 0
 
+    # The seeded rerun in this process reproduces a process's figures exactly:
+    # tests/test_results_unchanged.py. Recorded, the same run is skipped, not added again.
     same = dict(dataset="digits", weights="none", epochs_scratch=3, out=str(tmp_path / "results"))
-    again = bench.run("simple_cnn", force=True, isolate=False, quiet=True, **same)
+    again = bench.run("simple_cnn", quiet=True, isolate=False, **same)
     assert isinstance(again, pd.DataFrame) and len(again) == 1
     assert again.iloc[0]["run_id"] == first["run_id"], "the run id is stable"
-    for column in ("test_accuracy", "val_accuracy", "train_accuracy", "test_macro_f1"):
-        assert again.iloc[0][column] == first[column], f"{column} differs on a seeded rerun"
-    assert len(bench.run("simple_cnn", quiet=True, **same)) == 1, "recorded: skipped, not added"
+    assert again.iloc[0]["timestamp"] == first["timestamp"], "recorded: skipped, not run again"
