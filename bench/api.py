@@ -49,7 +49,21 @@ def run(
             reporter.close()
     if not frame.empty:
         write_report(resolved, quiet)
+        if resolved.mlflow:
+            track_suite(resolved)
     return frame
+
+
+def track_suite(settings: Settings) -> None:
+    """The suite's report and figures, as one MLflow run (its runs are logged as they end)."""
+    from bench.results import ResultsStore
+    from bench.tracking import Tracker, log_report
+
+    try:
+        tracker = Tracker(ResultsStore(settings.out, create=False))
+        log_report(tracker, settings.suite or "adhoc", settings.protocol_hash())
+    except Exception as err:  # noqa: BLE001 - the results are written; export logs it later
+        logging.getLogger("bench").warning("suite not logged to MLflow: %s", err)
 
 
 def write_report(settings: Settings, quiet: bool) -> None:

@@ -201,6 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="file formats (default png,pdf)",
     )
     plot.set_defaults(func=commands.cmd_plot)
+    export = subcommands.add_parser(
+        "export",
+        help="log a results folder to MLflow after the fact (each run once, as bench run does)",
+    )
+    export.add_argument("target", choices=["mlflow"], help="where to: mlflow")
+    export.add_argument(
+        "--results", default="results", metavar="DIR", help="results folder (default results/)"
+    )
+    export.add_argument(
+        "--settings", metavar="HASH", help="log only this comparison's report (default: each)"
+    )
+    export.set_defaults(func=commands.cmd_export)
     return parser
 
 

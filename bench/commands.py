@@ -127,6 +127,18 @@ def _say_what_else(others: list[str], written: str) -> None:
         )
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from bench.results import ResultsStore
+    from bench.tracking import log_results, tracking_uri
+
+    store = ResultsStore(args.results, create=False)
+    if not store.path("runs").exists():
+        raise BenchError(f"no runs.csv in {args.results} (bench run writes it)")
+    logged = log_results(store, [args.settings] if args.settings else None)
+    print(f"{logged} runs of {store.folder} logged to MLflow at {tracking_uri(store.folder)}")
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     import json
 

@@ -57,9 +57,13 @@ def between(low: float, high: float, closed_low: bool = False) -> Check:
     return (lambda v: low < v < high, f"must be between {low} and {high}")
 
 
-def _installed(backend: str) -> bool:
-    """Whether the backend's package can be imported (asked without importing it)."""
-    return not backend or importlib.util.find_spec(backend) is not None
+def _installed(package: str) -> bool:
+    """Whether a package can be imported (asked without importing it)."""
+    return not package or importlib.util.find_spec(package) is not None
+
+
+def _install_hint(extra: str) -> str:
+    return f"needs MLflow, which is not installed (pip install -e '.[{extra}]')"
 
 
 def _install(backend: str) -> str:
@@ -184,6 +188,14 @@ class Settings:
     patience: int = _protocol(3, "early-stopping patience on validation loss", NOT_NEGATIVE)
     dropout: float = _protocol(0.2, "dropout before the classifier", between(0, 1, True))
     out: str = setting("results", "results folder", group="output", metavar="DIR", protocol=False)
+    mlflow: bool = setting(
+        False,
+        "log every run, its phases and epochs, and the suite's report to MLflow "
+        "(MLFLOW_TRACKING_URI, else a local store in the results folder)",
+        group="output",
+        protocol=False,
+        checks=((lambda v: not v or _installed("mlflow"), _install_hint("mlflow")),),
+    )
 
     def validate(self) -> Settings:
         """Reject impossible values with a message naming the setting."""

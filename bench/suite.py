@@ -26,6 +26,7 @@ from bench.registry import ModelSpec
 from bench.results import ResultsStore
 from bench.settings import PHASES, Settings
 from bench.shared_data import SharedDataset
+from bench.tracking import Tracker
 from bench.worker import Processes, run_in_process
 
 log = logging.getLogger("bench")
@@ -97,6 +98,7 @@ def run_suite(
     store = ResultsStore(settings.out)
     store.remove_temporary_files()  # left by a suite killed while writing
     store.write_environment(environment.collect(), settings)
+    tracker = Tracker(store) if settings.mlflow else None
     recorded = {} if force else store.recorded_phases()
     pending = [r for r in runs if not set(r.phases) <= recorded.get(r.run_id, set())]
     reporter.start_suite(len(runs))
@@ -112,11 +114,25 @@ def run_suite(
                 tables = attempt(run, shared, settings, reporter, processes, follows)
                 store.write_run(run.run_id, tables)
                 reporter.end_run(summarize(tables["runs"]))
+                track(tracker, run.run_id)
             except KeyboardInterrupt:
                 say_interrupted(reporter, store, runs, run)
                 raise
     rows = store.read("runs")
     return rows[rows["run_id"].isin({r.run_id for r in runs})].reset_index(drop=True)
+
+
+def track(tracker: Tracker | None, run_id: str) -> None:
+    """Log a written run to MLflow. A tracking server that fails costs no result: the run is
+    recorded, and `bench export mlflow` logs it later."""
+    if tracker is None:
+        return
+    try:
+        tracker.log_run(run_id)
+    except Exception as err:  # noqa: BLE001 - the results files are the record
+        log.warning(
+            "run %s not logged to MLflow (bench export mlflow logs it later): %s", run_id, err
+        )
 
 
 def say_interrupted(reporter, store: ResultsStore, runs: list[Run], run: Run) -> None:
