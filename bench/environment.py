@@ -88,6 +88,8 @@ def describe() -> dict[str, str | None]:
         "backend_version": version(BACKEND_PACKAGES.get(backend, backend)),
         "keras_version": keras.__version__,
         "device": gpu_name() or cpu_name(),
+        "node": platform.node(),
+        "gpu_ids": os.environ.get("CUDA_VISIBLE_DEVICES") or ("0" if gpu_name() else None),
         "git_commit": git_commit(),
     }
 

@@ -101,7 +101,7 @@ def build(comparison: Comparison, metric: str = "test_accuracy", phase: str = "f
         header=header,
         rows=rows,
         bold=bold,
-        notes=_notes(table, columns),
+        notes=_notes(table, columns) + _mixed_devices(comparison),
         failures=[
             f"{r.model} seed={r.seed} {r.phase}: {r.error}" for r in comparison.failed.itertuples()
         ],
@@ -153,6 +153,18 @@ def _notes(table: pd.DataFrame, columns: list[Column]) -> list[str]:
             + "."
         )
     return notes
+
+
+def _mixed_devices(comparison: Comparison) -> list[str]:
+    """A warning when the runs ran on different devices (a Ray cluster of mixed GPUs, say):
+    their accuracies compare, their times, throughput and memory do not."""
+    devices = sorted(comparison.ok["device"].dropna().astype(str).unique())
+    if len(devices) < 2:
+        return []
+    return [
+        f"Warning: these runs ran on {len(devices)} different devices ({'; '.join(devices)}): "
+        "times, throughput and memory are not comparable across them."
+    ]
 
 
 def markdown(report: Report) -> str:

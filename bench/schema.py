@@ -116,6 +116,9 @@ RUNS = [
     _c("backend_version", str, "version of the backend's package (TensorFlow, JAX, PyTorch)"),
     _c("keras_version", str, "Keras version"),
     _c("device", str, "GPU name, or the CPU model where there is no GPU"),
+    _c("node", str, "host name of the machine the run ran on"),
+    _c("gpu_ids", str, "the GPUs the run's process was given (`CUDA_VISIBLE_DEVICES`: by "
+       "Ray, or set by you); empty without a GPU"),
     _c("git_commit", str, "this project's commit (`-dirty` with uncommitted changes)"),
 ]
 RUN_PHASE = [

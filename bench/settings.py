@@ -62,8 +62,8 @@ def _installed(package: str) -> bool:
     return not package or importlib.util.find_spec(package) is not None
 
 
-def _install_hint(extra: str) -> str:
-    return f"needs MLflow, which is not installed (pip install -e '.[{extra}]')"
+def _install_hint(extra: str, name: str) -> str:
+    return f"needs {name}, which is not installed (pip install -e '.[{extra}]')"
 
 
 def _install(backend: str) -> str:
@@ -144,6 +144,27 @@ class Settings:
         choices=("end-to-end", "features"),
         added_later="end-to-end",
     )
+    executor: str = _how(
+        "local",
+        "where runs execute: local (one process per run, one at a time) or ray (Ray tasks, "
+        "as many at once as the cluster's GPUs or CPUs allow)",
+        choices=("ray",),
+        checks=((lambda v: v != "ray" or _installed("ray"), _install_hint("ray", "Ray")),),
+        protocol=False,
+    )
+    ray_address: str | None = _how(
+        None,
+        "Ray cluster to join (auto, or ray://host:port); default: start one on this machine",
+        metavar="ADDRESS",
+        protocol=False,
+    )
+    gpus_per_run: float | None = _how(
+        None,
+        "GPUs each Ray run takes (default: 1 where the cluster has GPUs, else 0)",
+        checks=(at_least(0),),
+        protocol=False,
+    )
+    cpus_per_run: float = _how(1.0, "CPUs each Ray run takes", checks=(POSITIVE,), protocol=False)
     min_batch_size: int = _how(
         8,
         "out of memory, a run is tried again at half the batch size, down to this",
@@ -194,7 +215,7 @@ class Settings:
         "(MLFLOW_TRACKING_URI, else a local store in the results folder)",
         group="output",
         protocol=False,
-        checks=((lambda v: not v or _installed("mlflow"), _install_hint("mlflow")),),
+        checks=((lambda v: not v or _installed("mlflow"), _install_hint("mlflow", "MLflow")),),
     )
 
     def validate(self) -> Settings:

@@ -22,6 +22,7 @@ from bench.hashing import stable_hash
 from bench.model import check_weights_file, input_size, is_transfer
 from bench.one_run import Run, execute, split_arguments
 from bench.protocol import phase_names
+from bench.ray_executor import RaySuite
 from bench.registry import ModelSpec
 from bench.results import ResultsStore
 from bench.settings import PHASES, Settings
@@ -83,15 +84,17 @@ def run_id(model: str, seed: int, backend: str, settings: Settings, dataset: Dat
 def run_suite(
     settings: Settings, reporter, force: bool = False, isolate: bool = True
 ) -> pd.DataFrame:
-    """Run every planned run not yet recorded, each in its own process unless `isolate` is
-    False; return the suite's rows of runs.csv. Everything is checked before anything is
-    written: a refused suite leaves the results folder as it was."""
+    """Run every planned run not yet recorded, each in its own process (a Ray task with
+    executor=ray) unless `isolate` is False; return the suite's rows of runs.csv. Everything is
+    checked before anything is written: a refused suite leaves the results folder as it was."""
     loaded = keras.backend.backend()
     if not isolate and settings.backend and settings.backend != loaded:
         raise BenchError(
             f"in one process the backend is the one Keras has loaded ({loaded}): drop "
             f"--in-process to run on {settings.backend}"
         )
+    if not isolate and settings.executor == "ray":
+        raise BenchError("--in-process runs everything here: drop it to run on Ray")
     models = chosen_models(settings)
     dataset = load_dataset(settings.dataset, settings)
     runs = plan(settings, models, dataset)
@@ -102,6 +105,16 @@ def run_suite(
     recorded = {} if force else store.recorded_phases()
     pending = [r for r in runs if not set(r.phases) <= recorded.get(r.run_id, set())]
     reporter.start_suite(len(runs))
+    if settings.executor == "ray":
+        run_on_ray(runs, pending, dataset, settings, reporter, store, tracker)
+    else:
+        run_here(runs, pending, dataset, settings, reporter, store, tracker, isolate)
+    rows = store.read("runs")
+    return rows[rows["run_id"].isin({r.run_id for r in runs})].reset_index(drop=True)
+
+
+def run_here(runs, pending, dataset, settings, reporter, store, tracker, isolate: bool) -> None:
+    """The local executor: one run at a time, each in a process of its own (or in this one)."""
     with SharedDataset(dataset) as shared, Processes(settings.backend) as started:
         processes = started if isolate else None  # None: every run in this process
         for index, run in enumerate(runs, 1):
@@ -118,8 +131,27 @@ def run_suite(
             except KeyboardInterrupt:
                 say_interrupted(reporter, store, runs, run)
                 raise
-    rows = store.read("runs")
-    return rows[rows["run_id"].isin({r.run_id for r in runs})].reset_index(drop=True)
+
+
+def run_on_ray(runs, pending, dataset, settings, reporter, store, tracker) -> None:
+    """Ray: every pending run submitted at once; each written here as its task finishes."""
+    for run in runs:
+        if run not in pending:
+            reporter.say(f"{run.label}: already recorded: skipped (--force reruns it)")
+
+    def record(run: Run, tables: dict) -> None:
+        store.write_run(run.run_id, tables)
+        reporter.say(f"  done {run.label}: {summarize(tables['runs'])}")
+        track(tracker, run.run_id)
+
+    suite = RaySuite(settings, dataset, reporter)
+    store.write_environment(environment.collect() | {"ray": suite.cluster()}, settings)
+    try:
+        suite.run_all(pending, record)
+    except KeyboardInterrupt:
+        kept = len(set(store.read("runs")["run_id"]) & {r.run_id for r in runs})
+        reporter.say(f"{kept} of this suite's {len(runs)} runs are kept in {store.folder}")
+        raise
 
 
 def track(tracker: Tracker | None, run_id: str) -> None:

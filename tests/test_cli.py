@@ -16,7 +16,7 @@ from tests.conftest import ROOT, bench_main, random_weights, run_cli, run_here
 from tests.test_data import split_layout
 
 PHASE_ONLY = {"unfreeze": {"finetune"}}  # columns that belong to one phase only
-GPU_ONLY = {"peak_gpu_mem_mb", "peak_gpu_mem_nvml_mb"}  # empty, never 0, on a CPU
+GPU_ONLY = {"peak_gpu_mem_mb", "peak_gpu_mem_nvml_mb", "gpu_ids"}  # empty, never 0, on a CPU
 
 
 @pytest.fixture(scope="module")

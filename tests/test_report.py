@@ -14,7 +14,7 @@ from bench.comparison import Comparison, load_comparison
 from bench.errors import BenchError
 from bench.results import ResultsStore
 from tests.conftest import run_here
-from tests.results_fixture import write_fixture
+from tests.results_fixture import run_row, write_fixture
 
 T_975_2DF = 4.302653  # Student's t, 97.5th percentile, 2 degrees of freedom (from a t table)
 
@@ -285,3 +285,18 @@ def test_a_csv_that_is_not_a_results_file_is_refused(tmp_path, capsys):
     (tmp_path / "runs.csv").write_text("a,b\n1,2\n")
     result = run_here(capsys, "report", "--results", str(tmp_path))
     assert result.returncode == 2 and "not a bench results file" in result.stderr
+
+
+def test_a_comparison_of_rows_from_different_devices_is_warned_about(tmp_path):
+    rows = [
+        run_row("simple_cnn", "scratch", seed, 0.7, weights="none", device=device)
+        for seed, device in enumerate(["NVIDIA H100", "NVIDIA A100", "NVIDIA H100"])
+    ]
+    write_fixture(tmp_path, rows)
+    made, _, _ = report.make(tmp_path, tmp_path / "out")
+    (warning,) = [n for n in made.notes if n.startswith("Warning")]
+    assert "2 different devices (NVIDIA A100; NVIDIA H100)" in warning
+    same = [run_row("simple_cnn", "scratch", s, 0.7, weights="none") for s in (0, 1)]
+    write_fixture(tmp_path / "same", same)
+    made, _, _ = report.make(tmp_path / "same", tmp_path / "out2")
+    assert not [n for n in made.notes if n.startswith("Warning")]

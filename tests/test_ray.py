@@ -1,0 +1,81 @@
+"""Suites on Ray (a local cluster of this machine's 2 CPUs): every run once, the same results
+as the local executor, failed runs as failed rows, and exactly once across a killed driver."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pandas as pd
+import pytest
+
+from tests.conftest import bench_main, random_weights
+from tests.test_robustness import (
+    TINY,
+    assert_each_run_once_and_complete,
+    start_suite,
+    suite_args,
+    wait_for_rows,
+)
+
+pytest.importorskip("ray", reason="the extra .[ray] (CI installs it)")
+# One Ray cluster at a time on this machine: these tests stay on one test process.
+pytestmark = pytest.mark.xdist_group("ray")
+RAY = ["--executor", "ray", "--cpus-per-run", "1"]
+
+
+def test_ray_runs_each_once_two_at_a_time_as_the_local_executor_would(tmp_path, capsys):
+    """Four runs on 2 CPUs, a CPU each: two in flight at a time. Two of them fail inside
+    their Ray worker (weights of another architecture); the other two finish."""
+    weights = random_weights("MobileNetV3Small", tmp_path)
+    models = ["--models", "MobileNetV2,simple_cnn", "--weights", str(weights)]
+    models += ["--image-size", "32", "--epochs-frozen", "1", "--seeds", "0,1"]
+    out = tmp_path / "ray"
+    code, stdout, stderr = bench_main(capsys, "run", *TINY, *models, *RAY, "--out", str(out))
+    assert code == 1, stderr[-2000:]  # the failed runs
+    assert stdout.count("started ") == 4 and "in flight" in stdout
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 4 and runs["run_id"].is_unique
+    failed = runs[runs["status"] == "failed"]
+    assert set(failed["model"]) == {"MobileNetV2"} and len(failed) == 2
+    assert failed["error"].str.contains("cannot load weights").all()
+    assert (runs["node"] == os.uname().nodename).all()
+
+    here = tmp_path / "here"  # the same runs, in this process
+    code, _, _ = bench_main(capsys, "run", *TINY, *models, "--in-process", "--out", str(here))
+    local = pd.read_csv(here / "runs.csv").set_index("run_id").sort_index()
+    on_ray = runs.set_index("run_id").sort_index()
+    assert list(on_ray.index) == list(local.index), "the same run ids"
+    ok = on_ray["status"] == "ok"
+    for column in ("test_accuracy", "val_accuracy", "train_accuracy", "epochs_run"):
+        assert on_ray.loc[ok, column].equals(local.loc[ok, column]), column
+    assert "ray" in pd.read_json(out / "env.json", typ="series")["environment"]
+
+
+def test_a_killed_driver_then_the_same_command_records_every_run_once(tmp_path, capsys):
+    out = tmp_path / "results"
+    args = [*suite_args(out, seeds="0,1,2"), *RAY]
+    suite = start_suite(args)
+    wait_for_rows(out / "runs.csv", 1)
+    os.killpg(suite.pid, signal.SIGKILL)  # the driver and what it started in its group
+    suite.wait(timeout=60)
+    kept = pd.read_csv(out / "runs.csv")
+    assert 1 <= len(kept) <= 3 and kept["run_id"].is_unique
+    code, stdout, stderr = bench_main(capsys, *args)
+    assert code == 0, stderr[-2000:]
+    assert stdout.count("already recorded: skipped") == len(kept)
+    assert_each_run_once_and_complete(out, 3)
+
+
+def test_ray_with_in_process_is_one_line(tmp_path, capsys):
+    code, _, err = bench_main(capsys, *suite_args(tmp_path / "r"), *RAY, "--in-process")
+    assert code == 2 and "drop it to run on Ray" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_without_ray_installed_the_executor_is_one_line(monkeypatch, tmp_path, capsys):
+    import bench.settings
+
+    monkeypatch.setattr(bench.settings, "_installed", lambda package: package != "ray")
+    code, _, err = bench_main(capsys, *suite_args(tmp_path / "r"), "--executor", "ray")
+    assert code == 2 and "pip install -e '.[ray]'" in err and "Traceback" not in err
