@@ -24,22 +24,27 @@ pytestmark = pytest.mark.xdist_group("ray")
 RAY = ["--executor", "ray", "--cpus-per-run", "1"]
 
 
-def test_ray_runs_each_once_two_at_a_time_as_the_local_executor_would(tmp_path, capsys):
-    """Four runs on 2 CPUs, a CPU each: two in flight at a time. Two of them fail inside
-    their Ray worker (weights of another architecture); the other two finish."""
+def test_ray_runs_each_once_two_at_a_time_as_the_local_executor_would(
+    tmp_path, capsys, monkeypatch
+):
+    """Four runs on 2 CPUs, a CPU each: two in flight at a time. Each first runs out of memory
+    at batch size 32 (simulated) and is tried again at 16; two of them then fail inside their
+    Ray worker (weights of another architecture), and the other two finish."""
+    monkeypatch.setenv("BENCH_SIMULATE_OOM_ABOVE", "16")  # Ray's workers inherit it
     weights = random_weights("MobileNetV3Small", tmp_path)
     models = ["--models", "MobileNetV2,simple_cnn", "--weights", str(weights)]
     models += ["--image-size", "32", "--epochs-frozen", "1", "--seeds", "0,1"]
     out = tmp_path / "ray"
     code, stdout, stderr = bench_main(capsys, "run", *TINY, *models, *RAY, "--out", str(out))
     assert code == 1, stderr[-2000:]  # the failed runs
-    assert stdout.count("started ") == 4 and "in flight" in stdout
+    assert stdout.count("started ") == 8 and "in flight" in stdout  # 4 runs, 2 attempts each
+    assert stdout.count("out of memory at batch size 32: trying again at 16") == 4
     runs = pd.read_csv(out / "runs.csv")
     assert len(runs) == 4 and runs["run_id"].is_unique
     failed = runs[runs["status"] == "failed"]
     assert set(failed["model"]) == {"MobileNetV2"} and len(failed) == 2
     assert failed["error"].str.contains("cannot load weights").all()
-    assert (runs["node"] == os.uname().nodename).all()
+    assert (runs["node"] == os.uname().nodename).all() and (runs["batch_size"] == 16).all()
 
     here = tmp_path / "here"  # the same runs, in this process
     code, _, _ = bench_main(capsys, "run", *TINY, *models, "--in-process", "--out", str(here))
