@@ -84,3 +84,15 @@ def test_without_ray_installed_the_executor_is_one_line(monkeypatch, tmp_path, c
     monkeypatch.setattr(bench.settings, "_installed", lambda package: package != "ray")
     code, _, err = bench_main(capsys, *suite_args(tmp_path / "r"), "--executor", "ray")
     assert code == 2 and "pip install -e '.[ray]'" in err and "Traceback" not in err
+
+
+def test_ctrl_c_cancels_the_runs_in_flight_and_keeps_what_finished(tmp_path):
+    out = tmp_path / "results"
+    suite = start_suite([*suite_args(out, seeds="0,1,2,3"), *RAY])
+    wait_for_rows(out / "runs.csv", 1)
+    os.killpg(suite.pid, signal.SIGINT)  # what Ctrl-C at a terminal sends
+    output, _ = suite.communicate(timeout=120)
+    assert suite.returncode == 130, output[-2000:]
+    assert "interrupted: cancelled, not recorded: simple_cnn seed=" in output
+    assert "runs are kept in" in output and "Traceback" not in output
+    assert_each_run_once_and_complete(out, len(pd.read_csv(out / "runs.csv")))
