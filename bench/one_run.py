@@ -17,6 +17,7 @@ from bench import compilation, cost, environment
 from bench.data.dataset import Dataset
 from bench.data.splits import make_splits
 from bench.gpu import gpu_name
+from bench.kept_weights import save_phase_weights, weights_source
 from bench.model import build_classifier
 from bench.protocol import phases_for, run_phase
 from bench.registry import ModelSpec
@@ -80,7 +81,7 @@ def execute(
             dataset.x_train.shape[1:],
             dataset.num_classes,
             image_size=settings.image_size,
-            weights=settings.weights,
+            weights=weights_source(run.spec, settings.weights),
             augment=settings.augment,
             augment_shift=settings.augment_shift,
             dropout=settings.dropout,
@@ -89,6 +90,10 @@ def execute(
         base["gmacs"] = cost.gmacs(classifier.model)
         for phase in phases_for(classifier, settings):
             result = run_phase(classifier, phase, splits, used, reporter)
+            if settings.save_weights:
+                result.weights_files = save_phase_weights(
+                    classifier, settings.out, run.run_id, phase
+                )
             add_phase_rows(tables, base, result, settings, dataset.class_names)
     except Exception as err:  # noqa: BLE001 - any failure of one run is recorded, not fatal
         log.debug("run %s failed", run.label, exc_info=True)

@@ -38,6 +38,7 @@ class PhaseResult:
     compile_cache_hits: int | None = None  # JAX: programs loaded from the persistent cache
     features_time_s: float | None = None  # frozen_mode=features: computing the cached features
     peak_gpu_mem_mb: float | None = None  # None: no GPU (never 0)
+    weights_files: str | None = None  # save_weights: the files kept after the phase
     peak_gpu_mem_nvml_mb: float | None = None
     peak_host_rss_mb: float | None = None
 

@@ -81,6 +81,7 @@ def add_phase_rows(
         "peak_gpu_mem_mb": result.peak_gpu_mem_mb,
         "peak_gpu_mem_nvml_mb": result.peak_gpu_mem_nvml_mb,
         "peak_host_rss_mb": result.peak_host_rss_mb,
+        "weights_files": result.weights_files,
     }
     tables["runs"].append(schema.row("runs", **row))
     tables["epochs"] += [

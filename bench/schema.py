@@ -110,6 +110,8 @@ RUNS = [
        "NVML sees it, the cross-check; empty without a GPU or `nvidia-ml-py`", "MiB", "low"),
     _figure(
        "peak_host_rss_mb", "peak resident set size of the process during the phase", "MiB", "low"),
+    _c("weights_files", str, "`save_weights`: the phase's weights kept in the results folder, "
+       "the classifier's and the backbone's (loadable with `--weights`), `;`-separated"),
     _c("settings_hash", str, "hash of the protocol settings: rows with equal hashes are "
        "comparable; `env.json` maps it to the settings"),
     _c("backend", str, "Keras backend"),

@@ -117,7 +117,8 @@ class Settings:
     )
     weights: str = _what(
         "imagenet",
-        "imagenet, none (train from scratch), or a backbone weights file",
+        "imagenet, none (train from scratch), a backbone weights file, or a folder of them "
+        "(<Model>.weights.h5 each)",
         metavar="W",
         protocol=True,
     )
@@ -209,6 +210,13 @@ class Settings:
     patience: int = _protocol(3, "early-stopping patience on validation loss", NOT_NEGATIVE)
     dropout: float = _protocol(0.2, "dropout before the classifier", between(0, 1, True))
     out: str = setting("results", "results folder", group="output", metavar="DIR", protocol=False)
+    save_weights: bool = setting(
+        False,
+        "keep each phase's trained weights in the results folder (weights/): the classifier, "
+        "and the backbone alone, which --weights loads",
+        group="output",
+        protocol=False,
+    )
     mlflow: bool = setting(
         False,
         "log every run, its phases and epochs, and the suite's report to MLflow "

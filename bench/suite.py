@@ -19,7 +19,8 @@ from bench.data.dataset import Dataset
 from bench.data.splits import split_indices
 from bench.errors import BenchError
 from bench.hashing import stable_hash
-from bench.model import check_weights_file, input_size, is_transfer
+from bench.kept_weights import check_weights
+from bench.model import input_size, is_transfer
 from bench.one_run import Run, execute, split_arguments
 from bench.protocol import phase_names
 from bench.ray_executor import RaySuite
@@ -37,8 +38,7 @@ def chosen_models(settings: Settings) -> dict[str, tuple[ModelSpec, list[str]]]:
     """The models to run and their phases, every input about them checked before any data
     loads; a model with no phase to run (its epochs are 0) is left out, and a suite with
     nothing to run is refused."""
-    if settings.weights not in ("imagenet", "none"):
-        check_weights_file(settings.weights)
+    check_weights(settings.weights)
     chosen, idle = {}, []
     for spec in registry.select(settings.models):
         input_size(spec, settings.image_size)
