@@ -13,7 +13,7 @@ from bench import __version__, commands
 from bench.data import dataset_help
 from bench.errors import BenchError, shorten
 from bench.native_logs import filtered_stderr
-from bench.settings import FIELDS, PHASES, Settings
+from bench.settings import FIELDS, PHASES, Settings, allowed_values
 
 
 def _list_of(kind):
@@ -45,7 +45,7 @@ def flag_options(name: str) -> dict:
     if kinds == [bool]:
         return options | {"action": argparse.BooleanOptionalAction}
     if meta["choices"]:
-        return options | {"choices": meta["choices"]}
+        return options | {"choices": allowed_values(name)}
     if typing.get_origin(HINTS[name]) is list:
         kind, metavar = _list_of(kinds[0]), "LIST"
     elif set(kinds) == {int, float}:

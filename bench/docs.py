@@ -12,7 +12,7 @@ from pathlib import Path
 from bench import schema
 from bench.data import DATASETS, dataset_help
 from bench.paths import PROJECT_ROOT
-from bench.settings import FIELDS, GROUPS, Settings
+from bench.settings import FIELDS, GROUPS, Settings, allowed_values
 
 README = PROJECT_ROOT / "README.md"
 
@@ -37,7 +37,7 @@ def settings_table() -> str:
                 continue
             meaning = meta["help"].format(datasets=dataset_help())
             if meta["choices"]:
-                meaning += f"; one of {', '.join(f'`{c}`' for c in meta['choices'])}"
+                meaning += f"; one of {', '.join(f'`{c}`' for c in allowed_values(name))}"
             if not meta["protocol"]:
                 meaning += " (not in the settings hash)"
             lines.append(f"| `{name}` | {_default(getattr(defaults, name))} | {meaning} |")

@@ -232,9 +232,10 @@ class Settings:
             value = getattr(self, spec.name)
             meta = spec.metadata
             checks = list(meta["checks"])
-            if meta["choices"]:
+            if meta["choices"]:  # the default is allowed, even when empty ("Keras's own")
                 allowed = (spec.default, *meta["choices"])
-                checks.insert(0, (lambda v, a=allowed: v in a, _one_of(meta["choices"])))
+                why = _one_of(allowed_values(spec.name))
+                checks.insert(0, (lambda v, a=allowed: v in a, why))
             for ok, why in checks:
                 if not ok(value):
                     why = why(value) if callable(why) else why
@@ -259,6 +260,13 @@ class Settings:
 
     def protocol_hash(self) -> str:
         return stable_hash(self.protocol())
+
+
+def allowed_values(name: str) -> tuple:
+    """A setting's allowed values: its default (unless empty: "use Keras's own") and choices."""
+    spec = FIELDS[name]
+    default = () if spec.default in (None, "") else (spec.default,)
+    return tuple(dict.fromkeys((*default, *spec.metadata["choices"])))
 
 
 def _one_of(choices: tuple[str, ...]) -> str:

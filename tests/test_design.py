@@ -98,6 +98,8 @@ def test_every_flag_reaches_its_setting():
         "jit": (None, True),
         "min_batch_size": ("4", 4),
         "split_seed": ("7", 7),
+        "executor": ("local", "local"),
+        "frozen_mode": ("features", "features"),
     }
     argv = ["run"]
     for name, (text, _) in given.items():
