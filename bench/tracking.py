@@ -35,6 +35,14 @@ def tracking_uri(results: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{results.resolve()}/mlflow.db"
 
 
+def artifact_location(uri: str) -> str | None:
+    """Artifacts of a local database go beside it (MLflow would put them in ./mlruns of
+    whatever folder bench runs in); a tracking server keeps its own."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
+
+
 class Tracker:
     """Logs a results folder's runs to MLflow (the extra `.[mlflow]`)."""
 
@@ -50,8 +58,7 @@ class Tracker:
         self.client = MlflowClient(tracking_uri(store.folder))
         found = self.client.get_experiment_by_name(EXPERIMENT)
         if found is None:
-            local = "MLFLOW_TRACKING_URI" not in os.environ
-            artifacts = (store.folder.resolve() / "mlartifacts").as_uri() if local else None
+            artifacts = artifact_location(tracking_uri(store.folder))
             self.experiment = self.client.create_experiment(EXPERIMENT, artifacts)
         else:
             self.experiment = found.experiment_id

@@ -11,7 +11,7 @@ from bench import schema
 from bench.errors import BenchError
 from bench.results import ResultsStore
 from bench.tracking import EPOCH_METRICS, KEY, log_results, tracking_uri
-from tests.conftest import bench_main
+from tests.conftest import ROOT, bench_main
 
 mlflow = pytest.importorskip("mlflow", reason="the extra .[mlflow] (CI installs it)")
 TINY = dict(dataset="digits", weights="none", epochs_scratch=2, limit=120, seeds=[0, 1])
@@ -96,6 +96,8 @@ def test_export_logs_a_results_folder_the_same_way(tracked, tmp_path, monkeypatc
         assert code == 0, err
     assert "2 runs" in out and uri in out
     assert_logged_as_written(tracked, uri)
+    assert (tmp_path / "mlartifacts").is_dir(), "artifacts beside the database"
+    assert not (ROOT / "mlruns").exists(), "nothing written where bench was started"
 
 
 def test_without_mlflow_installed_the_setting_is_one_line(monkeypatch, tmp_path, capsys):
