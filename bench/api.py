@@ -31,9 +31,7 @@ def run(
     `bench.settings.Settings`), e.g. `bench.run("simple_cnn", dataset="digits", epochs_scratch=5)`.
     Each run has a process of its own; `isolate=False` runs them all in this one (debugging).
     """
-    if isinstance(models, str):
-        models = [m.strip() for m in models.split(",")]
-    resolved = resolve(load_config(config), suite, {"models": models, **settings})
+    resolved = _resolve(models, suite, config, settings)
     # JAX otherwise reserves 75% of the GPU up front, and its memory figures mean nothing.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if resolved.backend and "keras" not in sys.modules:
@@ -52,6 +50,31 @@ def run(
         if resolved.mlflow:
             track_suite(resolved)
     return frame
+
+
+def dry_run(
+    models: str | list[str] | None = None,
+    *,
+    suite: str | None = None,
+    config: str | None = None,
+    force: bool = False,
+    **settings,
+) -> tuple[pd.DataFrame, str]:
+    """What `run` with the same arguments would do, without doing it: a row per planned run
+    (model, seed, phases, run_id, action, estimate_s) and a description of the data set and
+    of the time it may take. Nothing is written."""
+    from bench.preview import describe, plan_frame
+
+    resolved = _resolve(models, suite, config, settings)
+    frame, dataset = plan_frame(resolved, force)
+    return frame, describe(frame, dataset, resolved)
+
+
+def _resolve(models, suite: str | None, config: str | None, settings: dict) -> Settings:
+    """The settings of a call: the settings file, its suite, then the keywords given."""
+    if isinstance(models, str):
+        models = [m.strip() for m in models.split(",")]
+    return resolve(load_config(config), suite, {"models": models, **settings})
 
 
 def track_suite(settings: Settings) -> None:

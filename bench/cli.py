@@ -90,6 +90,12 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     out.add_argument("--quiet", action="store_true", help="no progress output")
     out.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the runs this command would start and skip, the data set and an estimate "
+        "of the time (from earlier runs); run and write nothing",
+    )
+    out.add_argument(
         "--in-process",
         action="store_true",
         help="run every model in this process instead of one process per run (debugging only: "

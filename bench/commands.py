@@ -13,6 +13,8 @@ from bench.settings import FIELDS
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return _dry_run(args)
     from bench.api import run
 
     frame = run(
@@ -29,6 +31,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if len(failed) else 0
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    from bench.api import dry_run
+    from bench.preview import HEADER, table_rows
+
+    frame, description = dry_run(
+        config=args.config, force=args.force, **{name: getattr(args, name) for name in FIELDS}
+    )
+    print_table(HEADER, table_rows(frame))
+    print(description)
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -69,6 +69,11 @@ def plan(settings: Settings, models: dict, dataset: Dataset) -> list[Run]:
     ]
 
 
+def is_recorded(run: Run, recorded: dict[str, set[str]]) -> bool:
+    """Every phase of the run has an ok row (`ResultsStore.recorded_phases`)."""
+    return set(run.phases) <= recorded.get(run.run_id, set())
+
+
 def run_id(model: str, seed: int, backend: str, settings: Settings, dataset: Dataset) -> str:
     return stable_hash(
         {
@@ -103,7 +108,7 @@ def run_suite(
     store.write_environment(environment.collect(), settings)
     tracker = Tracker(store) if settings.mlflow else None
     recorded = {} if force else store.recorded_phases()
-    pending = [r for r in runs if not set(r.phases) <= recorded.get(r.run_id, set())]
+    pending = [r for r in runs if not is_recorded(r, recorded)]
     reporter.start_suite(len(runs))
     if settings.executor == "ray":
         run_on_ray(runs, pending, dataset, settings, reporter, store, tracker)
