@@ -193,6 +193,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="what to print: the table (default), or the Markdown, LaTeX or summary CSV file",
     )
     report.set_defaults(func=commands.cmd_report)
+    compare = subcommands.add_parser(
+        "compare",
+        help="two results side by side: accuracy differences with Welch's t-test, time ratios",
+        description="Compare two results, per model and phase: A and B are results folders, "
+        "or settings hashes (a prefix will do) within --results. Says first what differs "
+        "between them (settings, backend, versions, device).",
+    )
+    compare.add_argument("sides", nargs=2, metavar="A|B", help="results folder or settings hash")
+    compare.add_argument(
+        "--results", default="results", metavar="DIR", help="folder of the settings hashes"
+    )
+    compare.add_argument("--dataset", metavar="NAME", help="only runs on this data set")
+    compare.add_argument(
+        "--models", type=_list_of(str), metavar="LIST", help="only these models (as for run)"
+    )
+    compare.add_argument(
+        "--format",
+        default="table",
+        choices=["table", "md", "tex", "csv", "html"],
+        help="terminal table (default), Markdown, LaTeX, HTML, or CSV of every figure",
+    )
+    compare.set_defaults(func=commands.cmd_compare)
     plot = subcommands.add_parser(
         "plot",
         help="comparison figures (PNG and PDF) from the results (trains nothing)",

@@ -125,6 +125,27 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench import compare
+
+    a, b = (compare.load_side(s, args.results, args.dataset, args.models) for s in args.sides)
+    frame = compare.compare(a.comparison, b.comparison)
+    if frame.empty:
+        raise BenchError("no model has ok runs of the same phase in both A and B")
+    lines = compare.describe(a, b)
+    if args.format == "table":
+        print("\n".join(lines))
+        header, rows = compare.display(frame)
+        print_table(header, rows, numbers_from=2)
+    elif args.format == "md":
+        print("\n".join(f"{line}  " for line in lines) + "\n")
+        print(compare.render(frame, "md"), end="")
+    else:  # a file format: stdout holds only the table
+        print("\n".join(lines), file=sys.stderr)
+        print(compare.render(frame, args.format), end="")
+    return 0
+
+
 def _selection(args: argparse.Namespace) -> dict:
     keys = ("dataset", "models", "settings", "metric", "phase")
     return {k: getattr(args, k) for k in keys}
