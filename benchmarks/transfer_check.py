@@ -4,7 +4,9 @@ then fine-tuned), against the same backbone trained from scratch on the same few
 
 Everything goes through `bench run` as a user would run it: pretraining is a run with
 `--weights none --save-weights`, the transfer is a run with `--weights` set to the backbone
-file it kept, and the baseline is a run with `--weights none` on the target images.
+file it kept, and the baseline is a run with `--weights none` on the target images. A control
+runs the same two phases from a backbone of random weights (`random_frozen`,
+`random_finetune`): what the frozen phase reaches without anything learned on the source.
 
     python benchmarks/transfer_check.py --model DenseNet121 --per-class 20 --seeds 0,1,2 \\
         --save benchmarks/results/transfer-check-cpu-densenet121.json
@@ -60,6 +62,17 @@ def make_data(root: Path, per_class: int, val_per_class: int) -> tuple[Path, Pat
     return source, target
 
 
+def random_backbone(model: str, size: int, folder: Path) -> Path:
+    """The backbone's random initial weights, as a file `--weights` loads."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    path = folder / f"{model}-random.weights.h5"
+    build = getattr(keras.applications, model)
+    build(include_top=False, weights=None, input_shape=(size, size, 3)).save_weights(path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="DenseNet121")
@@ -98,6 +111,18 @@ def main(argv: list[str] | None = None) -> None:
             out=str(out / "target"),
             **common,
         )
+        control = bench.run(
+            args.model,
+            dataset=f"folder:{target}",
+            weights=str(random_backbone(args.model, args.image_size, Path(tmp))),
+            seeds=seeds,
+            epochs_frozen=args.epochs,
+            epochs_finetune=args.epochs,
+            lr_finetune=1e-4,
+            out=str(out / "control"),
+            **common,
+        )
+        control["phase"] = "random_" + control["phase"]
         scratch = bench.run(
             args.model,
             dataset=f"folder:{target}",
@@ -107,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
             out=str(out / "target"),
             **common,
         )
-    rows = pd.concat([transfer, scratch])
+    rows = pd.concat([transfer, control, scratch])
     table = rows.groupby("phase")["test_accuracy"].agg(["mean", "std", "count"])
     source_accuracy = float(pretrained.iloc[0]["test_accuracy"])
     print(f"pretraining on digits 0-4 from scratch: test accuracy {source_accuracy:.3f}")
