@@ -78,11 +78,25 @@ class EpochRecorder(keras.callbacks.Callback):
 
 
 class ReportEpochs(keras.callbacks.Callback):
-    """Forwards each finished epoch to the progress display."""
+    """Forwards each epoch's start and end, and its batches at most every `interval` seconds,
+    to the progress display (from a run's process, each is a message through a pipe)."""
+
+    interval = 0.5  # seconds; a class attribute so a test can show every batch
 
     def __init__(self, reporter, recorder: EpochRecorder):
         super().__init__()
         self.reporter, self.recorder = reporter, recorder
+        self._shown = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.reporter.start_epoch(epoch + 1, self.params.get("steps"))
+        self._shown = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        if now - self._shown >= self.interval:
+            self.reporter.batch_end(batch + 1)
+            self._shown = now
 
     def on_epoch_end(self, epoch, logs=None):
         self.reporter.epoch_end(self.recorder.records[-1])

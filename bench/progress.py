@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 def _metrics(record: dict) -> str:
@@ -16,27 +24,74 @@ def _metrics(record: dict) -> str:
     return "  ".join(parts)
 
 
+@dataclass
+class TimeLeft:
+    """The suite's time left, from the epochs measured so far: their mean time, times the
+    epochs still planned (a phase stopped early gives its unrun epochs back)."""
+
+    planned: int = 0  # epochs of the runs still to start, and of the current one
+    done: int = 0
+    seconds: float = 0.0
+    phase_epochs: int = 0
+    phase_done: int = 0
+
+    def start_phase(self, epochs: int) -> None:
+        self.stop_phase()
+        self.phase_epochs, self.phase_done = epochs, 0
+
+    def stop_phase(self) -> None:
+        self.planned -= self.phase_epochs - self.phase_done
+        self.phase_epochs = self.phase_done = 0
+
+    def epoch_end(self, record: dict) -> None:
+        self.done += 1
+        self.phase_done += 1
+        self.seconds += record["epoch_time_s"] + (record.get("val_time_s") or 0.0)
+
+    def left(self) -> str:
+        if not self.done:
+            return ""
+        seconds = round(max(self.planned - self.done, 0) * self.seconds / self.done)
+        minutes, secs = divmod(seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        shown = f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+        return f"about {shown} left"
+
+
 class PlainReporter:
     """One line per event, for output that is not a terminal."""
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stdout
         self.label, self.phase, self.epochs = "", "", 0
+        self.time_left = TimeLeft()
 
     def say(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
-    def start_suite(self, total: int) -> None:
+    def start_suite(self, total: int, epochs: int = 0) -> None:
+        """`epochs`: the epochs planned for the runs to start (those recorded are skipped)."""
+        self.time_left.planned = epochs
         self.say(f"bench: {total} run(s)")
 
     def start_run(self, index: int, total: int, label: str) -> None:
+        self.time_left.stop_phase()
         self.label = f"[{index}/{total}] {label}"
-        self.say(self.label)
+        left = self.time_left.left()
+        self.say(f"{self.label} ({left})" if left else self.label)
 
     def start_phase(self, phase: str, epochs: int) -> None:
         self.phase, self.epochs = phase, epochs
+        self.time_left.start_phase(epochs)
+
+    def start_epoch(self, epoch: int, steps: int | None) -> None:
+        pass
+
+    def batch_end(self, step: int) -> None:
+        pass
 
     def epoch_end(self, record: dict) -> None:
+        self.time_left.epoch_end(record)
         self.say(f"  {self.phase} epoch {record['epoch']}/{self.epochs}  {_metrics(record)}")
 
     def end_run(self, summary: str) -> None:
@@ -47,7 +102,8 @@ class PlainReporter:
 
 
 class RichReporter(PlainReporter):
-    """Live bars for the suite and the current phase; finished runs scroll above them."""
+    """Live bars for the suite (runs, and the time left from the epochs measured), the
+    current phase (epochs) and the current epoch (batches); finished runs scroll above them."""
 
     def __init__(self, console: Console | None = None):
         super().__init__()
@@ -57,31 +113,47 @@ class RichReporter(PlainReporter):
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            TimeRemainingColumn(),
             TextColumn("{task.fields[metrics]}"),
             console=self.console,
             transient=True,
         )
         self.suite = self.bars.add_task("suite", total=0, metrics="")
-        self.phase_task = None
+        self.phase_task = self.epoch_task = None
         self.bars.start()
 
     def say(self, text: str) -> None:
         self.bars.console.print(text, highlight=False, markup=False)
 
-    def start_suite(self, total: int) -> None:
+    def start_suite(self, total: int, epochs: int = 0) -> None:
+        self.time_left.planned = epochs
         self.bars.update(self.suite, total=total, description="runs")
 
     def start_run(self, index: int, total: int, label: str) -> None:
+        self.time_left.stop_phase()
         self.label = label
-        self.bars.update(self.suite, completed=index - 1)
+        self.bars.update(self.suite, completed=index - 1, metrics=self.time_left.left())
 
     def start_phase(self, phase: str, epochs: int) -> None:
-        if self.phase_task is not None:
-            self.bars.remove_task(self.phase_task)
+        self.time_left.start_phase(epochs)
+        for task in (self.phase_task, self.epoch_task):
+            if task is not None:
+                self.bars.remove_task(task)
         self.phase_task = self.bars.add_task(f"{self.label} {phase}", total=epochs, metrics="")
+        self.epoch_task = self.bars.add_task("  batches", total=None, metrics="")
+
+    def start_epoch(self, epoch: int, steps: int | None) -> None:
+        if self.epoch_task is not None:
+            self.bars.reset(self.epoch_task, total=steps, description=f"  epoch {epoch}")
+
+    def batch_end(self, step: int) -> None:
+        if self.epoch_task is not None:
+            self.bars.update(self.epoch_task, completed=step)
 
     def epoch_end(self, record: dict) -> None:
+        self.time_left.epoch_end(record)
         self.bars.update(self.phase_task, completed=record["epoch"], metrics=_metrics(record))
+        self.bars.update(self.suite, metrics=self.time_left.left())
 
     def end_run(self, summary: str) -> None:
         self.say(f"{self.label}: {summary}")

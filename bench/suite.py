@@ -109,7 +109,7 @@ def run_suite(
     tracker = Tracker(store) if settings.mlflow else None
     recorded = {} if force else store.recorded_phases()
     pending = [r for r in runs if not is_recorded(r, recorded)]
-    reporter.start_suite(len(runs))
+    reporter.start_suite(len(runs), planned_epochs(pending, settings))
     if settings.executor == "ray":
         run_on_ray(runs, pending, dataset, settings, reporter, store, tracker)
     else:
@@ -157,6 +157,11 @@ def run_on_ray(runs, pending, dataset, settings, reporter, store, tracker) -> No
         kept = len(set(store.read("runs")["run_id"]) & {r.run_id for r in runs})
         reporter.say(f"{kept} of this suite's {len(runs)} runs are kept in {store.folder}")
         raise
+
+
+def planned_epochs(runs: list[Run], settings: Settings) -> int:
+    """The epochs the runs would train if none stopped early."""
+    return sum(getattr(settings, f"epochs_{phase}") for run in runs for phase in run.phases)
 
 
 def track(tracker: Tracker | None, run_id: str) -> None:
