@@ -90,11 +90,14 @@ def track_suite(settings: Settings) -> None:
 
 
 def write_report(settings: Settings, quiet: bool) -> None:
-    """The suite's ranked table (bench report) in its results folder, and on the terminal."""
-    from bench import report
+    """The suite's ranked table (bench report) and report.html in its results folder, and the
+    table on the terminal."""
+    from bench import html_report, report
 
     try:
+        page = html_report.make(settings.out, settings=settings.protocol_hash())
         made, _, paths = report.make(settings.out, settings=settings.protocol_hash())
+        paths.append(page)
     except BenchError as err:  # the runs are recorded; a report can be made later
         logging.getLogger("bench").warning("no report written: %s", err)
         return

@@ -103,15 +103,19 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_filter_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", metavar="NAME", help="only runs on this data set")
+    p.add_argument(
+        "--models", type=_list_of(str), metavar="LIST", help="only these models (as for run)"
+    )
+
+
 def _add_selection_arguments(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument(
         "--results", default="results", metavar="DIR", help="results folder (default results/)"
     )
     p.add_argument("--out", metavar="DIR", help=out_help)
-    p.add_argument("--dataset", metavar="NAME", help="only runs on this data set")
-    p.add_argument(
-        "--models", type=_list_of(str), metavar="LIST", help="only these models (as for run)"
-    )
+    _add_filter_arguments(p)
     p.add_argument(
         "--settings",
         metavar="HASH",
@@ -192,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["table", "md", "tex", "csv"],
         help="what to print: the table (default), or the Markdown, LaTeX or summary CSV file",
     )
+    report.add_argument(
+        "--html",
+        action="store_true",
+        help="also write report.html: the table (sortable), every figure, the failed runs and "
+        "the details, in one file that opens offline",
+    )
     report.set_defaults(func=commands.cmd_report)
     compare = subcommands.add_parser(
         "compare",
@@ -204,10 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--results", default="results", metavar="DIR", help="folder of the settings hashes"
     )
-    compare.add_argument("--dataset", metavar="NAME", help="only runs on this data set")
-    compare.add_argument(
-        "--models", type=_list_of(str), metavar="LIST", help="only these models (as for run)"
-    )
+    _add_filter_arguments(compare)
     compare.add_argument(
         "--format",
         default="table",

@@ -106,6 +106,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from bench import report
 
+    if args.html:  # first: with nothing to rank, the page still lists the failed runs
+        from bench import html_report
+
+        page = html_report.make(args.results, args.out, **_selection(args))
+        print(f"written: {page}", file=sys.stderr)
     made, comparison, paths = report.make(args.results, args.out, **_selection(args))
     report.show(made, args.format)
     _say_what_else(comparison.others, f"written: {', '.join(str(p) for p in paths)}")

@@ -126,6 +126,8 @@ def test_run_ends_with_the_report_of_its_suite(real_run):
     assert (out / "ranking.tex").is_file() and (out / "summary.csv").is_file()
     summary = pd.read_csv(out / "summary.csv")
     assert set(summary["phase"]) == {"frozen", "finetune", "scratch"}
+    page = (out / "report.html").read_text()
+    assert "<td>MobileNetV3Small</td>" in page and "report.html" in result.stdout
 
 
 def test_env_json_records_the_environment_and_each_rows_settings(real_run, capsys):

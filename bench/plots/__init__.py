@@ -7,7 +7,8 @@ then the file still gets written, holding that reason, so a paper's figure list 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import io
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -63,11 +64,23 @@ def draw_all(
     unknown = sorted(set(formats) - set(supported))
     if unknown:
         raise BenchError(f"cannot draw {', '.join(unknown)}; formats: {', '.join(supported)}")
-    table = ranking(comparison, metric, phase)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
     written = []
+    for name, figure in figures(comparison, metric, phase):
+        for fmt in formats:
+            written.append(_save(figure, out / f"{name}.{fmt}", fmt))
+        plt.close(figure)
+    return written
+
+
+def figures(
+    comparison: Comparison, metric: str = "test_accuracy", phase: str = "final"
+) -> Iterator[tuple[str, plt.Figure]]:
+    """Each figure of FIGURES by name, titled; one that cannot be drawn holds the reason.
+    The caller closes each figure."""
+    table = ranking(comparison, metric, phase)
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
     for name, (title, draw) in FIGURES.items():
         try:
             if comparison.ok.empty:
@@ -79,10 +92,16 @@ def draw_all(
             figure.tight_layout()
         # Above everything the figure holds (panel titles too); bbox_inches="tight" keeps it.
         figure.suptitle(f"{title}\n{comparison.describe()}", fontsize=10, y=1.0, va="bottom")
-        for fmt in formats:
-            written.append(_save(figure, out / f"{name}.{fmt}", fmt))
-        plt.close(figure)
-    return written
+        yield name, figure
+
+
+def svg(figure: plt.Figure) -> str:
+    """The figure as an SVG element to put inline in HTML (text drawn as paths: no fonts)."""
+    buffer = io.StringIO()
+    with plt.rc_context({"svg.fonttype": "path"}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight")
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
 
 
 def _message(text: str) -> plt.Figure:

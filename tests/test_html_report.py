@@ -1,0 +1,101 @@
+"""report.html: every model of the ranking and every figure, in one file that a real browser
+(headless Chromium, driven by Playwright) opens from disk without a console error, and whose
+table sorts when a header is clicked; a folder of failed runs only still gives a valid page."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from bench import html_report
+from bench.plots import FIGURES
+from tests.conftest import bench_main
+from tests.results_fixture import TRANSFER, run_row, write_fixture
+
+RANKED = [*TRANSFER, "simple_cnn"]
+
+
+def chromium_path() -> str | None:
+    """The Debian package's Chromium (CI installs it), else Playwright's own browser."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(
+                executable_path=chromium_path(), args=["--no-sandbox"]
+            )
+        except sync_api.Error as err:
+            pytest.skip(f"no Chromium to open the page in (apt install chromium): {err}")
+        yield launched
+        launched.close()
+
+
+def open_page(browser, path):
+    """The page, and the console errors and uncaught exceptions it raised while loading."""
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, errors
+
+
+def column(page, index: int) -> list[str]:
+    return page.eval_on_selector_all(
+        "#ranking tbody tr", f"rows => rows.map(r => r.cells[{index}].textContent.trim())"
+    )
+
+
+def test_report_html_holds_every_model_and_figure_and_sorts(tmp_path, browser, capsys):
+    write_fixture(tmp_path)
+    code, _, err = bench_main(capsys, "report", "--results", str(tmp_path), "--html")
+    assert code == 0, err
+    html = (tmp_path / "report.html").read_text()
+    assert "<script src" not in html and "<link" not in html and "@import" not in html
+    for model in RANKED:
+        assert f"<td>{model}</td>" in html
+    assert "EfficientNetB0" in html and "ValueError: boom" in html  # the failed run
+
+    page, errors = open_page(browser, tmp_path / "report.html")
+    assert errors == []
+    for name in FIGURES:
+        box = page.locator(f"#figure-{name} svg").bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 50, name
+    header = page.eval_on_selector_all("#ranking th", "ths => ths.map(t => t.textContent)")
+    assert column(page, 0)[0] == "1"
+    page.click("#ranking th:nth-child(2)")  # model, ascending
+    assert column(page, 1) == sorted(column(page, 1), key=str.casefold)
+    finetuned = header.index("fine-tuned acc (%)")
+    page.click(f"#ranking th:nth-child({finetuned + 1})")
+    page.click(f"#ranking th:nth-child({finetuned + 1})")  # descending
+    cells = column(page, finetuned)
+    values = [float(re.match(r"[\d.]+", v).group()) for v in cells[:-1]]
+    assert values == sorted(values, reverse=True) and len(values) == len(TRANSFER)
+    assert cells[-1] == "–"  # simple_cnn has no fine-tuned phase: last either way
+    page.click(f"#ranking th:nth-child({finetuned + 1})")  # ascending
+    assert column(page, finetuned) == [*reversed(cells[:-1]), "–"]
+    assert errors == []
+    for model in RANKED:  # details: per model curves and per-class accuracy
+        assert page.locator("details.per-model summary", has_text=model).count() == 1
+    assert page.locator("details.per-model table.classes").count() == len(RANKED)
+
+
+def test_a_folder_of_failed_runs_still_gives_a_valid_page(tmp_path, browser, capsys):
+    failed = run_row("VGG16", "setup", 0, None, status="failed", error="OSError: no weights")
+    write_fixture(tmp_path, [failed])
+    path = html_report.make(tmp_path)
+    html = path.read_text()
+    assert "Nothing to rank" in html and "OSError: no weights" in html
+    page, errors = open_page(browser, path)
+    assert errors == []
+    assert page.locator("#failed tbody tr").count() == 1
+    assert page.locator("figure svg").count() == len(FIGURES)  # each says why it is empty
+    code, _, err = bench_main(capsys, "report", "--results", str(tmp_path), "--html")
+    assert code != 0 and "nothing to rank" in err and "report.html" in err
