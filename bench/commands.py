@@ -195,18 +195,7 @@ def cmd_env(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(record, indent=2, default=str))
     else:
-        print_table(["field", "value"], list(_flatten(record)))
+        from bench.results import flatten
+
+        print_table(["field", "value"], [[k, v] for k, v in flatten(record).items()])
     return 0
-
-
-def _flatten(data, prefix: str = ""):
-    """Nested dicts as dotted keys; lists of dicts numbered (gpus.0.name)."""
-    items = data.items() if isinstance(data, dict) else enumerate(data)
-    for key, value in items:
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) or (
-            value and isinstance(value, list) and isinstance(value[0], dict)
-        ):
-            yield from _flatten(value, name + ".")
-        else:
-            yield [name, "" if value is None else value]

@@ -17,7 +17,7 @@ from bench.errors import BenchError
 from bench.files import write_atomically
 from bench.plots.curves import continuous_epochs
 from bench.report import TIE_MARK, Report, build
-from bench.results import ResultsStore
+from bench.results import ResultsStore, flatten
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("bench", "templates"),
@@ -27,12 +27,18 @@ TEMPLATES = jinja2.Environment(
 
 
 def render(
-    comparison: Comparison, report: Report | None, environment: dict, why_empty: str = ""
+    comparison: Comparison,
+    report: Report | None,
+    environment: dict,
+    why_empty: str = "",
+    metric: str = "test_accuracy",
+    phase: str = "final",
 ) -> str:
     """The page. `report` is None when nothing could be ranked (failures only): the page then
-    says `why_empty` and still lists the failed runs and the details."""
+    says `why_empty` and still lists the failed runs and the details. The figures rank by
+    `metric` of `phase`, as the table does."""
     figures = []
-    for name, figure in plots.figures(comparison):
+    for name, figure in plots.figures(comparison, metric, phase):
         figures.append({"name": name, "title": figure.get_suptitle(), "svg": plots.svg(figure)})
         plt.close(figure)
     protocols = environment.get("protocols", {})
@@ -46,7 +52,7 @@ def render(
         figures=figures,
         failures=_failures(comparison),
         settings={h: protocols.get(h, {}) for h in hashes},
-        environment=_flat(environment.get("environment", {})),
+        environment=flatten(environment.get("environment", {})),
         models=_per_model(comparison),
     )
 
@@ -68,18 +74,6 @@ def write(page: str, folder: str | Path) -> Path:
 def _failures(comparison: Comparison) -> list[dict]:
     columns = ["model", "seed", "phase", "error"]
     return comparison.failed[columns].to_dict("records")
-
-
-def _flat(data: dict, prefix: str = "") -> dict[str, str]:
-    """Nested dicts as dotted keys (gpus.0.name), values as text."""
-    flat = {}
-    items = data.items() if isinstance(data, dict) else enumerate(data)
-    for key, value in items:
-        if isinstance(value, dict | list) and value and not isinstance(value, str):
-            flat |= _flat(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = "" if value is None else str(value)
-    return flat
 
 
 def _per_model(comparison: Comparison) -> list[dict]:
@@ -142,5 +136,5 @@ def make(
         made, why = build(comparison, metric, phase), ""
     except BenchError as err:
         made, why = None, str(err)
-    page = render(comparison, made, store.read_environment(), why)
+    page = render(comparison, made, store.read_environment(), why, metric, phase)
     return write(page, ResultsStore(out or results).folder)

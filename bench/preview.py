@@ -9,9 +9,13 @@ import pandas as pd
 from bench.data import load_dataset
 from bench.data.dataset import Dataset
 from bench.one_run import Run
+from bench.progress import duration
 from bench.results import ResultsStore
 from bench.settings import Settings
 from bench.suite import chosen_models, is_recorded, plan
+
+HEADER = ["model", "seed", "phases", "run id", "action", "estimate"]
+SKIP = "skip: recorded"
 
 
 def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, Dataset]:
@@ -23,36 +27,32 @@ def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, D
     store = ResultsStore(settings.out, create=False)
     recorded = store.recorded_phases()
     earlier = _earlier_times(store.read("runs"), settings)
-    rows = [
-        {
-            "model": run.spec.name,
-            "seed": run.seed,
-            "phases": "+".join(run.phases),
-            "run_id": run.run_id,
-            "action": _action(run, recorded, force),
-            "estimate_s": earlier.get(run.spec.name),
-        }
-        for run in runs
-    ]
-    for row in rows:  # a run that is skipped takes no time
-        if row["action"] == "skip: recorded":
-            row["estimate_s"] = None
+    rows = []
+    for run in runs:
+        action = _action(run, recorded, force)
+        rows.append(
+            {
+                "model": run.spec.name,
+                "seed": run.seed,
+                "phases": "+".join(run.phases),
+                "run_id": run.run_id,
+                "action": action,
+                "estimate_s": None if action == SKIP else earlier.get(run.spec.name),
+            }
+        )
     return pd.DataFrame(rows), dataset
-
-
-HEADER = ["model", "seed", "phases", "run id", "action", "estimate"]
 
 
 def table_rows(frame: pd.DataFrame) -> list[list]:
     """The plan as rows of the terminal table, estimates as durations."""
-    estimate = frame["estimate_s"].map(lambda s: "" if pd.isna(s) else _duration(s))
+    estimate = frame["estimate_s"].map(lambda s: "" if pd.isna(s) else duration(s))
     return frame.assign(estimate_s=estimate).values.tolist()
 
 
 def _action(run: Run, recorded: dict[str, set[str]], force: bool) -> str:
     if not is_recorded(run, recorded):
         return "run"
-    return "rerun (--force)" if force else "skip: recorded"
+    return "rerun (--force)" if force else SKIP
 
 
 def _earlier_times(runs: pd.DataFrame, settings: Settings) -> dict[str, float]:
@@ -71,7 +71,7 @@ def _earlier_times(runs: pd.DataFrame, settings: Settings) -> dict[str, float]:
 
 def describe(frame: pd.DataFrame, dataset: Dataset, settings: Settings) -> str:
     """The lines after the table: the data set, what starts, and the time it may take."""
-    starting = frame[frame["action"] != "skip: recorded"]
+    starting = frame[frame["action"] != SKIP]
     known = starting["estimate_s"].dropna()
     lines = [
         _sizes(dataset, settings),
@@ -80,7 +80,7 @@ def describe(frame: pd.DataFrame, dataset: Dataset, settings: Settings) -> str:
     ]
     if len(known):
         lines.append(
-            f"estimated time: {_duration(known.sum())} for {len(known)} of them, from earlier "
+            f"estimated time: {duration(known.sum())} for {len(known)} of them, from earlier "
             "runs of the same model and settings"
         )
     if len(known) < len(starting):
@@ -101,9 +101,3 @@ def _sizes(dataset: Dataset, settings: Settings) -> str:
         f"data set {dataset.name}: {train}, {test} test images, {shape} px, "
         f"{dataset.num_classes} classes"
     )
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"

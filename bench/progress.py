@@ -24,6 +24,13 @@ def _metrics(record: dict) -> str:
     return "  ".join(parts)
 
 
+def duration(seconds: float) -> str:
+    """12m05s, or 1h02m from an hour on."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
 @dataclass
 class TimeLeft:
     """The suite's time left, from the epochs measured so far: their mean time, times the
@@ -51,11 +58,8 @@ class TimeLeft:
     def left(self) -> str:
         if not self.done:
             return ""
-        seconds = round(max(self.planned - self.done, 0) * self.seconds / self.done)
-        minutes, secs = divmod(seconds, 60)
-        hours, minutes = divmod(minutes, 60)
-        shown = f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
-        return f"about {shown} left"
+        seconds = max(self.planned - self.done, 0) * self.seconds / self.done
+        return f"about {duration(seconds)} left"
 
 
 class PlainReporter:

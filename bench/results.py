@@ -138,3 +138,19 @@ class ResultsStore:
             }
             text = json.dumps(record, indent=2, default=str)
             write_atomically(self.folder / ENV_FILE, text + "\n")
+
+
+def flatten(record: dict, prefix: str = "") -> dict[str, object]:
+    """An env.json record as dotted keys: nested dicts, and lists of dicts numbered
+    (gpus.0.name); empty values as ""."""
+    flat: dict[str, object] = {}
+    items = record.items() if isinstance(record, dict) else enumerate(record)
+    for key, value in items:
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) or (
+            value and isinstance(value, list) and isinstance(value[0], dict)
+        ):
+            flat |= flatten(value, name + ".")
+        else:
+            flat[name] = "" if value is None else value
+    return flat
