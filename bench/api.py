@@ -8,11 +8,11 @@ import sys
 
 import pandas as pd
 
-from bench.config import load_config, resolve
+from bench.common.native_logs import filtered_stderr
 from bench.errors import BenchError
-from bench.native_logs import filtered_stderr
-from bench.progress import make_reporter
+from bench.execution.progress import make_reporter
 from bench.settings import Settings
+from bench.settings.loading import load_config, resolve
 
 
 def run(
@@ -22,27 +22,28 @@ def run(
     config: str | None = None,
     force: bool = False,
     quiet: bool = False,
-    isolate: bool = True,
     **settings,
 ) -> pd.DataFrame:
     """Run models under the protocol and return their rows of runs.csv.
 
     `models` and `suite` choose what runs; any other keyword is a setting (see
     `bench.settings.Settings`), e.g. `bench.run("simple_cnn", dataset="digits", epochs_scratch=5)`.
-    Each run has a process of its own; `isolate=False` runs them all in this one (debugging).
+    Each run has a process of its own; `executor="in-process"` runs them all in this one.
     """
     resolved = _resolve(models, suite, config, settings)
     # JAX otherwise reserves 75% of the GPU up front, and its memory figures mean nothing.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if resolved.backend and "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = resolved.backend  # this process too: TF may be absent
-    from bench.suite import run_suite
+    from bench.execution.suite import run_suite
+    from bench.reports.tracking import RunLogger
 
     debugging = logging.getLogger("bench").getEffectiveLevel() <= logging.DEBUG
     with filtered_stderr(debugging):
         reporter = make_reporter(quiet)
         try:
-            frame = run_suite(resolved, reporter, force=force, isolate=isolate)
+            on_recorded = RunLogger(resolved.out) if resolved.mlflow else None
+            frame = run_suite(resolved, reporter, force=force, on_recorded=on_recorded)
         finally:
             reporter.close()
     if not frame.empty:
@@ -63,7 +64,7 @@ def dry_run(
     """What `run` with the same arguments would do, without doing it: a row per planned run
     (model, seed, phases, run_id, action, estimate_s) and a description of the data set and
     of the time it may take. Nothing is written."""
-    from bench.preview import describe, plan_frame
+    from bench.execution.dry_run import describe, plan_frame
 
     resolved = _resolve(models, suite, config, settings)
     frame, dataset = plan_frame(resolved, force)
@@ -79,8 +80,8 @@ def _resolve(models, suite: str | None, config: str | None, settings: dict) -> S
 
 def track_suite(settings: Settings) -> None:
     """The suite's report and figures, as one MLflow run (its runs are logged as they end)."""
+    from bench.reports.tracking import Tracker, log_report
     from bench.results import ResultsStore
-    from bench.tracking import Tracker, log_report
 
     try:
         tracker = Tracker(ResultsStore(settings.out, create=False))
@@ -92,16 +93,16 @@ def track_suite(settings: Settings) -> None:
 def write_report(settings: Settings, quiet: bool) -> None:
     """The suite's ranked table (bench report) and report.html in its results folder, and the
     table on the terminal."""
-    from bench import html_report, report
+    from bench.reports import html, tables
 
     try:
-        page = html_report.make(settings.out, settings=settings.protocol_hash())
-        made, _, paths = report.make(settings.out, settings=settings.protocol_hash())
+        page = html.make(settings.out, settings=settings.protocol_hash())
+        made, _, paths = tables.make(settings.out, settings=settings.protocol_hash())
         paths.append(page)
     except BenchError as err:  # the runs are recorded; a report can be made later
         logging.getLogger("bench").warning("no report written: %s", err)
         return
     if not quiet:
         print()
-        report.show(made)
+        tables.show(made)
         print(f"written: {', '.join(str(p) for p in paths)} (bench plot draws the figures)")

@@ -10,9 +10,9 @@ import sys
 import typing
 
 from bench import __version__, commands
+from bench.common.native_logs import filtered_stderr
 from bench.data import dataset_help
 from bench.errors import BenchError, shorten
-from bench.native_logs import filtered_stderr
 from bench.settings import FIELDS, PHASES, Settings, allowed_values
 
 
@@ -97,8 +97,10 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     out.add_argument(
         "--in-process",
-        action="store_true",
-        help="run every model in this process instead of one process per run (debugging only: "
+        action="store_const",
+        dest="executor",
+        const="in-process",
+        help="the same as --executor in-process: every run in this process (debugging only: "
         "GPU memory then carries over from run to run)",
     )
 

@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from bench.errors import BenchError
-from bench.progress import print_table
+from bench.execution.progress import print_table
 from bench.settings import FIELDS
 
 
@@ -21,7 +21,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         config=args.config,
         force=args.force,
         quiet=args.quiet,
-        isolate=not args.in_process,
         **{name: getattr(args, name) for name in FIELDS},
     )
     failed = frame[frame["status"] != "ok"]
@@ -35,7 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _dry_run(args: argparse.Namespace) -> int:
     from bench.api import dry_run
-    from bench.preview import HEADER, table_rows
+    from bench.execution.dry_run import HEADER, table_rows
 
     frame, description = dry_run(
         config=args.config, force=args.force, **{name: getattr(args, name) for name in FIELDS}
@@ -46,7 +45,7 @@ def _dry_run(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from bench import registry
+    from bench.models import registry
 
     header = [
         "model",
@@ -74,8 +73,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from bench import cost, registry
-    from bench.model import build_classifier, input_size
+    from bench.measure import cost
+    from bench.models import registry
+    from bench.models.classifier import build_classifier, input_size
 
     header = ["model", "family", "preprocessing", "default size", "image size"]
     header += ["params (M)", "backbone params (M)", "GMACs", "ImageNet top-1 %"]
@@ -104,22 +104,22 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bench import report
+    from bench.reports import tables
 
     if args.html:  # first: with nothing to rank, the page still lists the failed runs
-        from bench import html_report
+        from bench.reports import html
 
-        page = html_report.make(args.results, args.out, **_selection(args))
+        page = html.make(args.results, args.out, **_selection(args))
         print(f"written: {page}", file=sys.stderr)
-    made, comparison, paths = report.make(args.results, args.out, **_selection(args))
-    report.show(made, args.format)
+    made, comparison, paths = tables.make(args.results, args.out, **_selection(args))
+    tables.show(made, args.format)
     _say_what_else(comparison.others, f"written: {', '.join(str(p) for p in paths)}")
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from bench import plots
-    from bench.comparison import load_comparison
+    from bench.reports import plots
+    from bench.reports.comparison import load_comparison
     from bench.results import ResultsStore
 
     store = ResultsStore(args.results, create=False)
@@ -131,7 +131,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from bench import compare
+    from bench.reports import compare
 
     a, b = (compare.load_side(s, args.results, args.dataset, args.models) for s in args.sides)
     frame = compare.compare(a.comparison, b.comparison)
@@ -168,8 +168,8 @@ def _say_what_else(others: list[str], written: str) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from bench.reports.tracking import log_results, tracking_uri
     from bench.results import ResultsStore
-    from bench.tracking import log_results, tracking_uri
 
     store = ResultsStore(args.results, create=False)
     if not store.path("runs").exists():
@@ -189,7 +189,7 @@ def cmd_env(args: argparse.Namespace) -> int:
         if not record:
             raise BenchError(f"no {ENV_FILE} in {args.results} (bench run writes it)")
     else:
-        from bench.environment import collect
+        from bench.measure.provenance import collect
 
         record = collect()
     if args.json:

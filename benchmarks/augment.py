@@ -1,6 +1,6 @@
 """What augmentation costs: training images per second of the same model through the harness
-(`bench.protocol.run_phase`, scratch phase) with the protocol's augmentation on and off, in the
-same process on the current Keras backend. `--keras-layers` adds Keras's own RandomFlip +
+(`bench.training.phases.run_phase`, scratch phase) with the protocol's augmentation on and off, in
+the same process on the current Keras backend. `--keras-layers` adds Keras's own RandomFlip +
 RandomTranslation(0.1, 0.1) in front of the same classifier: what bench used before its own
 augmentation (that layer is not jit-safe, so Keras turns XLA off for the whole model).
 
@@ -23,8 +23,9 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import keras  # noqa: E402
 
-from bench import environment, registry  # noqa: E402
-from bench.model import Classifier, build_classifier  # noqa: E402
+from bench.measure import provenance
+from bench.models import registry  # noqa: E402
+from bench.models.classifier import Classifier, build_classifier  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import save, train_synthetic  # noqa: E402
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             rates[variant].append(rate(variant, args))
     best = {v: max(r) for v, r in rates.items()}
     ratios = {f"{v}/off": best[v] / best["off"] for v in variants if v != "off"}
-    print(f"{args.model} at {args.image_size}, {environment.describe()['backend']}:")
+    print(f"{args.model} at {args.image_size}, {provenance.describe()['backend']}:")
     for variant in variants:
         print(f"  augmentation {variant:>12}: {best[variant]:10.1f} img/s")
     for name, value in ratios.items():

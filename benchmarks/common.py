@@ -11,13 +11,13 @@ from pathlib import Path
 import keras
 from timm_side import synthetic  # the same images timm's side gets
 
-from bench import environment
 from bench.data.splits import Splits
-from bench.model import Classifier
-from bench.one_run import precision_policy
-from bench.progress import SilentReporter
-from bench.protocol import PhaseResult, run_phase
+from bench.execution.one_run import precision_policy
+from bench.execution.progress import SilentReporter
+from bench.measure import provenance
+from bench.models.classifier import Classifier
 from bench.settings import Settings
+from bench.training.phases import PhaseResult, run_phase
 
 PACKAGES = ("keras", "jax", "torch", "timm", "tensorflow")
 
@@ -52,8 +52,8 @@ def save(path: str | None, script: str, argv: list[str] | None, args, **figures)
     record = {
         "command": f"python benchmarks/{Path(script).name} " + " ".join(argv or sys.argv[1:]),
         "settings": vars(args),
-        "environment": environment.describe(),
-        "packages": {p: environment.version(p) for p in PACKAGES},
+        "environment": provenance.describe(),
+        "packages": {p: provenance.version(p) for p in PACKAGES},
         **figures,
     }
     Path(path).write_text(json.dumps(record, indent=2, default=str) + "\n")

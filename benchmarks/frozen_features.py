@@ -26,13 +26,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from bench import environment, registry  # noqa: E402
 from bench.data import load_dataset  # noqa: E402
 from bench.data.splits import make_splits  # noqa: E402
-from bench.model import build_classifier  # noqa: E402
-from bench.progress import SilentReporter  # noqa: E402
-from bench.protocol import run_phase  # noqa: E402
+from bench.execution.progress import SilentReporter  # noqa: E402
+from bench.measure import provenance
+from bench.models import registry  # noqa: E402
+from bench.models.classifier import build_classifier  # noqa: E402
 from bench.settings import Settings  # noqa: E402
+from bench.training.phases import run_phase  # noqa: E402
 
 
 def frozen_phase(args, weights: Path, splits, shape, classes: int, mode: str) -> dict:
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/frozen_features.py " + " ".join(argv or sys.argv[1:]),
         "settings": vars(args),
         "train_images": len(splits.x_train),
-        "environment": environment.describe(),
+        "environment": provenance.describe(),
         "runs": runs,
         "speedup": end_to_end["phase_time_s"] / features["phase_time_s"],
         "accuracy_difference": features["test_accuracy"] - end_to_end["test_accuracy"],

@@ -1,5 +1,5 @@
 """What the harness costs over bare Keras: the same model, data and batch size, trained twice in
-one process, once through `bench.protocol.run_phase` (its callbacks, measurements and early
+one process, once through `bench.training.phases.run_phase` (its callbacks, measurements and early
 stopping) and once as a bare `model.fit`. Both are timed by the same minimal callback, whole
 epochs (training and validation) after the first.
 
@@ -31,13 +31,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from bench import environment, registry  # noqa: E402
 from bench.data import load_dataset  # noqa: E402
 from bench.data.splits import make_splits  # noqa: E402
-from bench.model import build_classifier  # noqa: E402
-from bench.progress import SilentReporter  # noqa: E402
-from bench.protocol import phases_for, run_phase, set_trainable  # noqa: E402
+from bench.execution.progress import SilentReporter  # noqa: E402
+from bench.measure import provenance
+from bench.models import registry  # noqa: E402
+from bench.models.classifier import build_classifier  # noqa: E402
 from bench.settings import Settings  # noqa: E402
+from bench.training.phases import phases_for, run_phase, set_trainable  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -163,11 +164,11 @@ def main() -> int:
         "ratio_of_first_quartiles": quartile,
         "ratio_of_fastest": fastest,
         "ratio_of_medians": median,
-        **environment.describe(),
+        **provenance.describe(),
     }
     print(
         f"{args.model} at {args.image_size}, batch {args.batch_size}, {len(splits.x_train)} "
-        f"images, {len(bare)} epochs each on {environment.describe()['device']}:\n"
+        f"images, {len(bare)} epochs each on {provenance.describe()['device']}:\n"
         f"harness / bare time per epoch: {quartile:.3f} (first quartiles), {fastest:.3f}"
         f" (fastest epochs), {median:.3f} (medians)"
     )

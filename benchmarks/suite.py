@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import save  # noqa: E402
 
 import bench  # noqa: E402
-from bench import registry  # noqa: E402
-from bench.config import load_config, resolve  # noqa: E402
+from bench.models import registry  # noqa: E402
+from bench.settings.loading import load_config, resolve  # noqa: E402
 
 PHASE_EPOCHS = {
     "frozen": "epochs_frozen",

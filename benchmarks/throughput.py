@@ -1,14 +1,14 @@
 """Training and inference images per second of the harness, and of timm on the same device.
 
-For ResNet50, MobileNetV2 and EfficientNetB0 at 224 (inputs CIFAR-sized, 32x32 uint8, resized
-inside the model, as the protocol does), the harness's figures come from its own code path:
-`bench.protocol.run_phase` in the `scratch` phase (the whole network trains, like timm's train
-benchmark), `time_per_epoch_s` over the epochs after the first, and `infer_images_per_s`. When
+For ResNet50, MobileNetV2 and EfficientNetB0 at 224 (inputs CIFAR-sized, 32x32 uint8, resized inside
+the model, as the protocol does), the harness's figures come from its own code path:
+`bench.training.phases.run_phase` in the `scratch` phase (the whole network trains, like timm's
+train benchmark), `time_per_epoch_s` over the epochs after the first, and `infer_images_per_s`. When
 PyTorch and timm are importable, timm's same architectures train and infer in the same run on the
 same device, batch size and precision (inputs resized on the device too); the ratio harness / timm
 is printed per model and mode. `--augment` measures the harness with the protocol's default
-augmentation on (timm's side never augments); `--timm-compile` adds timm under torch.compile
-beside timm eager.
+augmentation on (timm's side never augments); `--timm-compile` adds timm under torch.compile beside
+timm eager.
 
     python benchmarks/throughput.py                                  # current Keras backend
     KERAS_BACKEND=jax python benchmarks/throughput.py --precision mixed --augment --save FILE
@@ -33,8 +33,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 
-from bench import registry  # noqa: E402
-from bench.model import build_classifier  # noqa: E402
+from bench.models import registry  # noqa: E402
+from bench.models.classifier import build_classifier  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import save, train_synthetic  # noqa: E402

@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import schema
-from bench.results import ResultsStore
+from bench.results import ResultsStore, schema
 
 PROTOCOL = {"dataset": "cifarlike", "image_size": 32, "batch_size": 32, "weights": "imagenet"}
 PROTOCOLS = {

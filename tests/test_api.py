@@ -33,7 +33,7 @@ def test_the_readmes_example_runs_as_a_plain_script_and_is_recorded_once(tmp_pat
     # The seeded rerun in this process reproduces a process's figures exactly:
     # tests/test_results_unchanged.py. Recorded, the same run is skipped, not added again.
     same = dict(dataset="digits", weights="none", epochs_scratch=3, out=str(tmp_path / "results"))
-    again = bench.run("simple_cnn", quiet=True, isolate=False, **same)
+    again = bench.run("simple_cnn", quiet=True, executor="in-process", **same)
     assert isinstance(again, pd.DataFrame) and len(again) == 1
     assert again.iloc[0]["run_id"] == first["run_id"], "the run id is stable"
     assert again.iloc[0]["timestamp"] == first["timestamp"], "recorded: skipped, not run again"

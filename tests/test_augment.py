@@ -1,6 +1,6 @@
-"""The protocol's augmentation (bench.augment.FlipShift): a flip and a whole-pixel shift per
-image, within bounds, the identity at inference, reproducible from its seed and the same on
-TensorFlow and JAX; and its settings define the protocol (hash, rows, reports)."""
+"""The protocol's augmentation (bench.models.augmentation.FlipShift): a flip and a
+whole-pixel shift per image, within bounds, the identity at inference, reproducible from its seed
+and the same on TensorFlow and JAX; and its settings define the protocol (hash, rows, reports)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import keras
 import numpy as np
 import pytest
 
-from bench import registry
-from bench.augment import FlipShift, max_shift
-from bench.comparison import load_comparison
-from bench.hashing import stable_hash
-from bench.model import build_classifier
+from bench.common.hashing import stable_hash
+from bench.models import registry
+from bench.models.augmentation import FlipShift, max_shift
+from bench.models.classifier import build_classifier
+from bench.reports.comparison import load_comparison
 from bench.results import ResultsStore
 from bench.settings import Settings
 from tests.conftest import ROOT
@@ -105,7 +105,7 @@ def test_reproducible_from_the_seed():
 
 AUGMENT_ON_JAX = """
 import sys, numpy as np, keras
-from bench.augment import FlipShift
+from bench.models.augmentation import FlipShift
 assert keras.backend.backend() == "jax"
 layer = FlipShift(shift=0.1, seed=3)
 images = np.load(sys.argv[1])

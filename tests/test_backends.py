@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import registry
-from bench.model import build_classifier
+from bench.models import registry
+from bench.models.classifier import build_classifier
 from tests.conftest import ROOT, bench_main
 
 needs_jax = pytest.mark.skipif(
@@ -22,8 +22,8 @@ needs_jax = pytest.mark.skipif(
 
 PREDICT_ON_JAX = """
 import sys, numpy as np, keras
-from bench import registry
-from bench.model import build_classifier
+from bench.models import registry
+from bench.models.classifier import build_classifier
 assert keras.backend.backend() == "jax"
 classifier = build_classifier(registry.get(sys.argv[4]), (32, 32, 3), 10, image_size=32,
                               weights="none", augment=False)

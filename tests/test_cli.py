@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 import bench
-from bench import native_logs, schema
-from bench.progress import print_table
+from bench.common import native_logs
+from bench.execution.progress import print_table
+from bench.results import schema
 from tests.conftest import ROOT, bench_main, random_weights, run_cli, run_here
 from tests.test_data import split_layout
 

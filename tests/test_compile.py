@@ -1,6 +1,6 @@
-"""Compile once: passes in batches of one shape (bench.predict), and compilation recorded apart
-(compile_s). test_backends.py checks that a suite's second run on JAX loads its programs from
-the persistent compilation cache."""
+"""Compile once: passes in batches of one shape (bench.training.prediction), and compilation
+recorded apart (compile_s). test_backends.py checks that a suite's second run on JAX loads its
+programs from the persistent compilation cache."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import keras
 import numpy as np
 import pytest
 
-from bench import predict, registry
-from bench.compilation import cache_environment, torch_default_inductor_folder
 from bench.data import load_dataset
 from bench.data.splits import make_splits
-from bench.model import build_classifier
-from bench.progress import SilentReporter
-from bench.protocol import PhaseResult, run_phase
+from bench.execution.progress import SilentReporter
+from bench.models import registry
+from bench.models.classifier import build_classifier
 from bench.settings import Settings
+from bench.training import prediction
+from bench.training.compile_cache import cache_environment, torch_default_inductor_folder
+from bench.training.phases import PhaseResult, run_phase
 
 
 def shape_counting(model: keras.Model) -> list[int]:
@@ -43,7 +44,7 @@ def test_a_last_partial_batch_compiles_no_second_shape():
     images = np.random.default_rng(0).integers(0, 256, (37, 32, 32, 3), dtype=np.uint8)
     model = small_classifier()
     seen = shape_counting(model)
-    outputs = predict.predict(model, images, batch_size=16)
+    outputs = prediction.predict(model, images, batch_size=16)
     assert set(seen) == {16}  # 37 = 2 x 16 + 5, the 5 padded to 16
     np.testing.assert_allclose(outputs, model(images), rtol=1e-5, atol=1e-5)
     assert outputs.shape == (37, 10)
@@ -58,7 +59,7 @@ def test_timed_inference_and_fewer_images_than_a_batch():
     images = np.random.default_rng(1).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
     model = small_classifier()
     seen = shape_counting(model)
-    outputs, per_second = predict.predict_timed(model, images, batch_size=16)
+    outputs, per_second = prediction.predict_timed(model, images, batch_size=16)
     assert set(seen) == {16} and outputs.shape == (5, 10) and per_second > 0
     np.testing.assert_allclose(outputs, model(images), rtol=1e-5, atol=1e-5)
 
@@ -67,7 +68,7 @@ def test_the_validation_loss_is_keras_cross_entropy():
     logits = np.random.default_rng(2).normal(size=(50, 7)).astype("float32") * 5
     labels = np.random.default_rng(3).integers(0, 7, 50)
     keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits)
-    assert predict.sparse_cross_entropy(labels, logits) == pytest.approx(float(keras_loss), 1e-5)
+    assert prediction.sparse_cross_entropy(labels, logits) == pytest.approx(float(keras_loss), 1e-5)
 
 
 def test_a_phase_validates_and_tests_in_one_shape_only():

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import bench
-from bench import cli, data, docs, schema
+from bench import cli, data, reference
 from bench.data import DataSource, as_dataset
 from bench.errors import BenchError
-from bench.results import ResultsStore
+from bench.results import ResultsStore, schema
 from bench.settings import FIELDS, Settings
 from tests.conftest import ROOT, bench_main
 
@@ -32,7 +32,7 @@ def imported_modules(name: str) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            for alias in node.names:  # `from bench import registry` imports bench.registry
+            for alias in node.names:  # `from bench import registry` imports bench.models.registry
                 module = f"{node.module}.{alias.name}"
                 found.add(module if module in MODULES else node.module)
     return {m for m in found if m in MODULES and m != name}
@@ -63,12 +63,13 @@ def test_the_package_has_no_import_cycle():
     cycle = find_cycle(graph)
     assert cycle is None, f"import cycle: {' -> '.join(cycle)}"
     # Suite -> worker -> one run, never back.
-    assert "bench.worker" in graph["bench.suite"] and "bench.one_run" in graph["bench.worker"]
+    assert "bench.execution.one_run" in graph["bench.execution.worker"]
 
 
 def test_a_cycle_would_be_found():
     graph = {name: imported_modules(name) for name in MODULES}
-    graph["bench.one_run"] = graph["bench.one_run"] | {"bench.suite"}  # one run imports back
+    one_run = "bench.execution.one_run"
+    graph[one_run] = graph[one_run] | {"bench.execution.suite"}  # one run imports back
     assert find_cycle(graph) is not None
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
@@ -82,7 +83,7 @@ def test_no_module_is_over_300_lines(name):
 
 def test_every_setting_has_a_flag_and_a_readme_row(capsys):
     _, out, _ = bench_main(capsys, "run", "--help")
-    readme = docs.section((ROOT / "README.md").read_text(), "settings")
+    readme = reference.section((ROOT / "README.md").read_text(), "settings")
     for name in FIELDS:
         assert f"--{name.replace('_', '-')}" in out, f"bench run has no flag for {name}"
         assert f"| `{name}` |" in readme, f"README's settings table has no row for {name}"
@@ -110,19 +111,19 @@ def test_every_flag_reaches_its_setting():
     assert all(getattr(args, name) is None for name in FIELDS if name not in given)
 
 
-@pytest.mark.parametrize("name", list(docs.SECTIONS))
+@pytest.mark.parametrize("name", list(reference.SECTIONS))
 def test_readme_generated_sections_match_their_declarations(name):
     readme = (ROOT / "README.md").read_text()
-    assert docs.section(readme, name) == docs.SECTIONS[name](), (
-        f"README's {name} section is out of date: run python -m bench.docs"
+    assert reference.section(readme, name) == reference.SECTIONS[name](), (
+        f"README's {name} section is out of date: run python -m bench.reference"
     )
 
 
 def test_a_stale_readme_table_is_noticed():
     readme = (ROOT / "README.md").read_text()
     stale = readme.replace("| `lr_finetune` |", "| `lr_fine_tune` |")
-    assert docs.section(stale, "settings") != docs.settings_table()
-    assert docs.update(stale) == readme
+    assert reference.section(stale, "settings") != reference.settings_table()
+    assert reference.update(stale) == readme
 
 
 def test_a_row_must_have_exactly_the_schemas_columns(tmp_path):
@@ -150,7 +151,7 @@ def test_a_new_data_set_is_one_function_and_one_line(monkeypatch, tmp_path, caps
     monkeypatch.setitem(data.DATASETS, "tiny", DataSource(tiny_loader, "three random classes"))
     _, out, _ = bench_main(capsys, "run", "--help")
     assert "tiny" in " ".join(out.split())
-    assert "`tiny`: three random classes" in docs.datasets_list()
+    assert "`tiny`: three random classes" in reference.datasets_list()
     with pytest.raises(BenchError, match="did you mean tiny"):
         data.load_dataset("tinny")
     frame = bench.run(
@@ -159,7 +160,7 @@ def test_a_new_data_set_is_one_function_and_one_line(monkeypatch, tmp_path, caps
         weights="none",
         epochs_scratch=1,
         out=str(tmp_path),
-        isolate=False,
+        executor="in-process",
         quiet=True,
     )
     row = frame.iloc[0]

@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import registry
 from bench.data import load_dataset
 from bench.data.splits import make_splits
-from bench.layers import Preprocess
-from bench.model import build_classifier
-from bench.progress import SilentReporter
-from bench.protocol import head_of, run_phase
+from bench.execution.progress import SilentReporter
+from bench.models import registry
+from bench.models.classifier import build_classifier
+from bench.models.layers import Preprocess
 from bench.settings import Settings
+from bench.training.phases import head_of, run_phase
 from tests.conftest import bench_main, random_weights
 
 

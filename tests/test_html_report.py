@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from bench import html_report
-from bench.plots import FIGURES
+from bench.reports import html
+from bench.reports.plots import FIGURES
 from tests.conftest import bench_main
 from tests.results_fixture import TRANSFER, run_row, write_fixture
 
@@ -90,9 +90,9 @@ def test_report_html_holds_every_model_and_figure_and_sorts(tmp_path, browser, c
 def test_a_folder_of_failed_runs_still_gives_a_valid_page(tmp_path, browser, capsys):
     failed = run_row("VGG16", "setup", 0, None, status="failed", error="OSError: no weights")
     write_fixture(tmp_path, [failed])
-    path = html_report.make(tmp_path)
-    html = path.read_text()
-    assert "Nothing to rank" in html and "OSError: no weights" in html
+    path = html.make(tmp_path)
+    text = path.read_text()
+    assert "Nothing to rank" in text and "OSError: no weights" in text
     page, errors = open_page(browser, path)
     assert errors == []
     assert page.locator("#failed tbody tr").count() == 1

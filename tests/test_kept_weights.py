@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pandas as pd
 
-from bench import registry
 from bench.data import load_dataset
-from bench.model import build_classifier, load_backbone
+from bench.models import registry
+from bench.models.classifier import build_classifier, load_backbone
 from tests.conftest import bench_main, random_weights
 
 SMALL = ["--dataset", "digits", "--limit", "120", "--test-limit", "60", "--image-size", "32"]

@@ -11,15 +11,17 @@ import numpy as np
 import pytest
 from keras import layers
 
-from bench import cost, gpu, memory, predict, registry
-from bench.callbacks import EpochRecorder
 from bench.data import load_dataset
 from bench.data.splits import make_splits
-from bench.model import build_classifier
-from bench.progress import SilentReporter
-from bench.protocol import run_phase
-from bench.rows import add_phase_rows
+from bench.execution.progress import SilentReporter
+from bench.measure import cost, gpu, memory
+from bench.models import registry
+from bench.models.classifier import build_classifier
+from bench.results.rows import add_phase_rows
 from bench.settings import Settings
+from bench.training import prediction
+from bench.training.callbacks import EpochRecorder
+from bench.training.phases import run_phase
 
 # timm's published GMACs at 224 (its benchmark results).
 PUBLISHED_GMACS = {"MobileNetV2": 0.30, "EfficientNetB0": 0.39, "VGG16": 15.5}
@@ -80,7 +82,7 @@ def test_macs_of_each_layer_kind_by_hand():
     outputs = layers.Dense(5)(x)  # 6*5 = 30
     model = keras.Model(inputs, outputs)
     assert cost.macs(model) == 6912 + 2304 + 960 + 288 + 30
-    # Nested in a wrapper (as bench.layers.Backbone nests the backbone), counted once.
+    # Nested in a wrapper (as bench.models.layers.Backbone nests the backbone), counted once.
     outer_in = keras.Input((8, 8, 3))
     assert cost.macs(keras.Model(outer_in, layers.Dense(2)(model(outer_in)))) == 10494 + 10
 
@@ -112,7 +114,8 @@ class AdvanceClock(keras.callbacks.Callback):
         self.now += 3.0 if self.epoch == 0 else 1.0
 
     def predicting(self, real):
-        """bench.predict.predict, taking 0.5 s per batch (the validation pass of an epoch)."""
+        """bench.training.prediction.predict, taking 0.5 s per batch (the validation pass of an
+        epoch)."""
 
         def predict(model, x, batch_size):
             self.now += 0.5 * -(-len(x) // batch_size)
@@ -124,7 +127,7 @@ class AdvanceClock(keras.callbacks.Callback):
 def test_epoch_times_on_a_controlled_clock(monkeypatch):
     clock = AdvanceClock()
     monkeypatch.setattr(EpochRecorder, "clock", staticmethod(clock))
-    monkeypatch.setattr(predict, "predict", clock.predicting(predict.predict))
+    monkeypatch.setattr(prediction, "predict", clock.predicting(prediction.predict))
     settings = Settings(models=["simple_cnn"], batch_size=32, epochs_scratch=4, patience=10)
     dataset = load_dataset("digits")
     splits = make_splits(dataset, 0.2, seed=0, limit=80)  # 64 train images: 2 batches of 32

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from bench import registry
 from bench.errors import BenchError
-from bench.model import build_classifier, load_backbone
+from bench.models import registry
+from bench.models.classifier import build_classifier, load_backbone
 from tests.conftest import random_weights
 
 

@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bench import aggregate, plots
-from bench.comparison import Comparison, load_comparison
-from bench.files import write_atomically
-from bench.plots.bars import gpu_memory
-from bench.plots.base import Missing, plain_log_axis, short_label
-from bench.plots.classes import per_class_accuracy
-from bench.plots.curves import continuous_epochs, training_curves
-from bench.plots.scatter import accuracy_vs, pareto_front
+from bench.common.files import write_atomically
+from bench.reports import plots, statistics
+from bench.reports.comparison import Comparison, load_comparison
+from bench.reports.plots.bars import gpu_memory
+from bench.reports.plots.base import Missing, plain_log_axis, short_label
+from bench.reports.plots.classes import per_class_accuracy
+from bench.reports.plots.curves import continuous_epochs, training_curves
+from bench.reports.plots.scatter import accuracy_vs, pareto_front
 from tests import results_fixture
 from tests.conftest import run_here
 from tests.results_fixture import run_row, runs, write_fixture
@@ -52,7 +52,7 @@ def test_one_seed_with_gpu_memory_and_a_failed_model(tmp_path):
             row["peak_gpu_mem_mb"] = 1000.0 + len(row["model"])
     comparison = load_comparison(write_fixture(tmp_path, rows))
     assert comparison.runs["seed"].nunique() == 1 and len(comparison.failed) == 1
-    table = aggregate.ranking(comparison)
+    table = statistics.ranking(comparison)
     figure = gpu_memory(comparison, table)  # drawn, not "Missing"
     assert len(figure.axes[0].patches) >= 2 * 4  # frozen and finetune bars of 4 backbones
     assert_figures(plots.draw_all(comparison, tmp_path, formats=("png",)), tmp_path)
@@ -66,7 +66,7 @@ def test_without_gpu_the_memory_figure_says_why():
         confusion=pd.DataFrame(),
     )
     with pytest.raises(Missing, match="no GPU memory recorded: these runs had no GPU"):
-        gpu_memory(comparison, aggregate.ranking(comparison))
+        gpu_memory(comparison, statistics.ranking(comparison))
 
 
 def test_only_failed_runs_still_give_every_file(tmp_path):
@@ -105,7 +105,7 @@ def test_point_labels_do_not_overlap(tmp_path):
         accuracy, params = 0.90 + 0.002 * i, 20e6 + 1e5 * i
         rows.append(run_row(name, "finetune", 0, accuracy, params_total=params, family=family))
     comparison = load_comparison(write_fixture(tmp_path, rows))
-    figure = accuracy_vs(aggregate.ranking(comparison), "params_m", "parameters")
+    figure = accuracy_vs(statistics.ranking(comparison), "params_m", "parameters")
     figure.savefig(tmp_path / "crowded.png")
     renderer = figure.canvas.get_renderer()
     texts = [t for t in figure.axes[0].texts if t.get_text() in names]
@@ -129,7 +129,7 @@ def test_per_class_labels_are_readable_and_long_class_names_cut(tmp_path, monkey
     monkeypatch.setattr(results_fixture, "CLASSES", ["cat", long_name, "ship"])
     rows = [run_row(m, "scratch", 0, 0.7, weights="none") for m in ("simple_cnn", "VGG16")]
     comparison = load_comparison(write_fixture(tmp_path, rows))
-    figure = per_class_accuracy(comparison, aggregate.ranking(comparison))
+    figure = per_class_accuracy(comparison, statistics.ranking(comparison))
     ax = figure.axes[0]
     models = [label for label in ax.get_yticklabels()]
     assert sorted(t.get_text() for t in models) == ["VGG16", "simple_cnn"]
@@ -147,7 +147,7 @@ def test_one_epoch_per_phase_is_drawn_as_points_and_the_band_is_explained(tmp_pa
     epochs = store.read("epochs")
     write_atomically(store.path("epochs"), epochs[epochs["epoch"] == 1])
     comparison = load_comparison(store)
-    figure = training_curves(comparison, aggregate.ranking(comparison))
+    figure = training_curves(comparison, statistics.ranking(comparison))
     marked = [line for line in figure.axes[0].lines if line.get_marker() not in ("", "None")]
     assert {x for line in marked for x in line.get_xdata()} == {1, 2}, "each epoch is a point"
     legend = [t.get_text() for t in figure.legends[0].get_texts()]

@@ -9,14 +9,14 @@ import math
 import keras
 from rich.console import Console
 
-from bench import registry
-from bench.callbacks import ReportEpochs
 from bench.data import load_dataset
 from bench.data.splits import make_splits
-from bench.model import build_classifier
-from bench.progress import PlainReporter, RichReporter, TimeLeft
-from bench.protocol import run_phase
+from bench.execution.progress import PlainReporter, RichReporter, TimeLeft
+from bench.models import registry
+from bench.models.classifier import build_classifier
 from bench.settings import Settings
+from bench.training.callbacks import ReportEpochs
+from bench.training.phases import run_phase
 
 
 def epoch(seconds: float, validation: float = 1.0) -> dict:

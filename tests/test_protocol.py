@@ -6,13 +6,13 @@ import keras
 import numpy as np
 import pytest
 
-from bench import registry
 from bench.data import load_dataset
 from bench.data.splits import make_splits
-from bench.model import build_classifier
-from bench.progress import SilentReporter
-from bench.protocol import phases_for, run_phase, unfrozen_layers
+from bench.execution.progress import SilentReporter
+from bench.models import registry
+from bench.models.classifier import build_classifier
 from bench.settings import Settings
+from bench.training.phases import phases_for, run_phase, unfrozen_layers
 from tests.conftest import random_weights
 
 SETTINGS = Settings(
@@ -96,7 +96,7 @@ def test_finetune_changes_only_unfrozen_layers_and_no_batchnorm_statistic(splits
 
 def test_backbone_stays_in_inference_mode_even_when_all_of_it_trains(splits, pretrained):
     """BatchNormalization statistics never move in transfer learning, even with every layer
-    trainable: the backbone runs with training=False at run time (see bench.layers.Backbone)."""
+    trainable: the backbone runs with training=False at run time (bench.models.layers.Backbone)."""
     clf = classifier(pretrained)
     clf.backbone.trainable = True
     clf.model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(True))

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from bench import registry
 from bench.errors import BenchError
-from bench.model import build_classifier
+from bench.models import registry
+from bench.models.classifier import build_classifier
 
 
 def keras_constructors() -> set[str]:

@@ -9,9 +9,9 @@ import re
 import pandas as pd
 import pytest
 
-from bench import aggregate, report
-from bench.comparison import Comparison, load_comparison
 from bench.errors import BenchError
+from bench.reports import statistics, tables
+from bench.reports.comparison import Comparison, load_comparison
 from bench.results import ResultsStore
 from tests.conftest import run_here
 from tests.results_fixture import run_row, write_fixture
@@ -34,7 +34,7 @@ def by_model(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_mean_std_n_and_interval_equal_a_hand_computation(comparison):
-    table = by_model(aggregate.ranking(comparison))
+    table = by_model(statistics.ranking(comparison))
     # ResNet50 fine-tuned: .90 .92 .94 -> mean .92, std .02
     resnet = table.loc["ResNet50"]
     half = T_975_2DF * 0.02 / math.sqrt(3)
@@ -56,7 +56,7 @@ def test_mean_std_n_and_interval_equal_a_hand_computation(comparison):
 
 
 def test_each_phase_the_gain_and_a_joined_scratch_run(comparison):
-    table = by_model(aggregate.ranking(comparison))
+    table = by_model(statistics.ranking(comparison))
     assert table.loc["ResNet50", "frozen_mean"] == pytest.approx(0.82)
     assert table.loc["MobileNetV2", "gain_mean"] == pytest.approx(0.18)  # .18 .20 .16
     assert table.loc["MobileNetV2", "gain_std"] == pytest.approx(0.02)
@@ -69,7 +69,7 @@ def test_each_phase_the_gain_and_a_joined_scratch_run(comparison):
 
 
 def test_ranks_and_ties(comparison):
-    table = aggregate.ranking(comparison)
+    table = statistics.ranking(comparison)
     assert list(table["model"]) == ["ResNet50", "MobileNetV2", "DenseNet121", "simple_cnn", "VGG16"]
     assert list(table["rank"]) == [1, 2, 3, 4, 5]
     # MobileNetV2's interval [.847, .933] overlaps ResNet50's [.870, .970]; VGG16's and
@@ -84,7 +84,7 @@ def test_ranks_and_ties(comparison):
 
 
 def test_rank_another_phase_and_a_lower_is_better_metric(comparison):
-    frozen = aggregate.ranking(comparison, phase="frozen")
+    frozen = statistics.ranking(comparison, phase="frozen")
     assert list(frozen["model"]) == [
         "ResNet50",
         "DenseNet121",
@@ -94,13 +94,13 @@ def test_rank_another_phase_and_a_lower_is_better_metric(comparison):
     ]
     assert pd.isna(frozen["rank"].iloc[-1])  # simple_cnn has no frozen phase: listed, unranked
     assert not frozen["tied"].any()  # [.770, .870] against MobileNetV2's [.685, .735]
-    fastest = aggregate.ranking(comparison, metric="time_per_epoch_s")
+    fastest = statistics.ranking(comparison, metric="time_per_epoch_s")
     assert fastest["model"].iloc[0] == "DenseNet121"  # 1.0 s against 2.0 s for the others
     assert list(fastest["rank"]) == [1, 2, 2, 2, 2]
 
 
 def test_summary_has_one_row_per_model_phase_and_settings(comparison):
-    summary = aggregate.summary(comparison)
+    summary = statistics.summary(comparison)
     assert len(summary) == 10  # 4 backbones x 2 phases, simple_cnn, ResNet50 from scratch
     row = summary[(summary["model"] == "ResNet50") & (summary["phase"] == "frozen")].iloc[0]
     assert row["test_accuracy_mean"] == pytest.approx(0.82)
@@ -135,9 +135,9 @@ def test_a_selection_that_matches_nothing_says_what_exists(store, choice, messag
 
 def test_unknown_metric_or_phase_is_refused_with_a_suggestion(comparison):
     with pytest.raises(BenchError, match="did you mean test_accuracy"):
-        aggregate.ranking(comparison, metric="test_acuracy")
+        statistics.ranking(comparison, metric="test_acuracy")
     with pytest.raises(BenchError, match="unknown phase"):
-        aggregate.ranking(comparison, phase="warmup")
+        statistics.ranking(comparison, phase="warmup")
 
 
 def markdown_table(text: str) -> tuple[list[str], list[list[str]]]:
@@ -166,8 +166,8 @@ EXPECTED_HEADER = [
 
 
 def test_markdown_parses_as_the_ranked_table_with_failures_below(comparison):
-    made = report.build(comparison)
-    text = report.markdown(made)
+    made = tables.build(comparison)
+    text = tables.markdown(made)
     header, rows = markdown_table(text)
     assert header == EXPECTED_HEADER
     assert [r[1] for r in rows] == ["ResNet50", "MobileNetV2", "DenseNet121", "simple_cnn", "VGG16"]
@@ -195,7 +195,7 @@ def latex_rows(text: str) -> tuple[list[str], list[list[str]]]:
 
 
 def test_latex_is_a_booktabs_table_with_the_best_in_bold(comparison):
-    text = report.latex(report.build(comparison))
+    text = tables.latex(tables.build(comparison))
     header, rows = latex_rows(text)
     assert header[:4] == ["rank", "model", "family", "seeds"] and len(header) == 14
     assert re.search(r"\\begin\{tabular\}\{rll(r){11}\}", text)
@@ -216,7 +216,7 @@ def test_latex_is_a_booktabs_table_with_the_best_in_bold(comparison):
 
 
 def test_all_equal_columns_have_no_bold(comparison):
-    made = report.build(comparison)
+    made = tables.build(comparison)
     gap = made.header.index("overfit gap (pp)")
     assert not any(flags[gap] for flags in made.bold)  # 5.00 everywhere
 
@@ -277,7 +277,7 @@ def test_results_of_an_older_version_still_report(store):
     runs = pd.read_csv(store.path("runs")).drop(columns=["gmacs"])
     runs.to_csv(store.path("runs"), index=False)
     store.path("confusion").unlink()
-    made = report.build(load_comparison(store))
+    made = tables.build(load_comparison(store))
     assert "GMACs" not in made.header and "GMACs (not measured)" in " ".join(made.notes)
 
 
@@ -293,10 +293,10 @@ def test_a_comparison_of_rows_from_different_devices_is_warned_about(tmp_path):
         for seed, device in enumerate(["NVIDIA H100", "NVIDIA A100", "NVIDIA H100"])
     ]
     write_fixture(tmp_path, rows)
-    made, _, _ = report.make(tmp_path, tmp_path / "out")
+    made, _, _ = tables.make(tmp_path, tmp_path / "out")
     (warning,) = [n for n in made.notes if n.startswith("Warning")]
     assert "2 different devices (NVIDIA A100; NVIDIA H100)" in warning
     same = [run_row("simple_cnn", "scratch", s, 0.7, weights="none") for s in (0, 1)]
     write_fixture(tmp_path / "same", same)
-    made, _, _ = report.make(tmp_path / "same", tmp_path / "out2")
+    made, _, _ = tables.make(tmp_path / "same", tmp_path / "out2")
     assert not [n for n in made.notes if n.startswith("Warning")]

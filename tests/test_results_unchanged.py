@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import bench
-from bench import report
+from bench.reports import tables
 from tests.conftest import ROOT, bench_main
 
 BEFORE = ROOT / "tests" / "fixtures" / "results-bcc3e6b"
@@ -50,7 +50,12 @@ def test_the_smoke_suite_finds_its_earlier_runs_recorded(before, capsys):
 
 def test_a_rerun_gives_the_same_accuracies(before):
     frame = bench.run(
-        suite="smoke", models="simple_cnn", out=str(before), force=True, isolate=False, quiet=True
+        suite="smoke",
+        models="simple_cnn",
+        out=str(before),
+        force=True,
+        executor="in-process",
+        quiet=True,
     )
     again = frame.set_index("model").loc["simple_cnn"]
     then = recorded(BEFORE).loc["simple_cnn"]
@@ -60,7 +65,7 @@ def test_a_rerun_gives_the_same_accuracies(before):
 
 
 def test_results_written_before_still_report(before, tmp_path):
-    made, _, paths = report.make(before, tmp_path / "report")
+    made, _, paths = tables.make(before, tmp_path / "report")
     assert [p.name for p in paths] == ["summary.csv", "ranking.md", "ranking.tex"]
     ranked = made.table.set_index("model")
     assert list(made.table["model"]) == ["simple_cnn", "DenseNet121"]

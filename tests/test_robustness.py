@@ -17,10 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import cli, registry
+from bench import cli
 from bench.errors import BenchError
-from bench.model import load_backbone
-from bench.one_run import Run, crashed, is_out_of_memory
+from bench.execution.one_run import Run, crashed, is_out_of_memory
+from bench.models import registry
+from bench.models.classifier import load_backbone
 from tests.conftest import ROOT, bench_main, random_weights, run_cli, run_here
 from tests.results_fixture import write_runs
 from tests.test_data import write_images
@@ -82,7 +83,7 @@ def test_sigkill_then_resume_records_every_run_exactly_once(tmp_path, capsys):
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert resumed.stdout.count("already recorded: skipped") == len(kept)
     assert_each_run_once_and_complete(out, 2)
-    from bench.paths import cache_root
+    from bench.common.paths import cache_root
 
     assert not list((cache_root() / "suites").glob(f"{suite.pid}-*")), "its data copy is gone"
     assert not [p for p in out.glob(".*") if p.name != ".bench.lock"], "no temporary files"
@@ -192,7 +193,7 @@ def test_weights_that_fit_only_part_of_the_backbone_are_an_error(monkeypatch):
         )
         return build(**{**kwargs, "weights": None})
 
-    monkeypatch.setattr("bench.model.check_weights_file", lambda path: None)
+    monkeypatch.setattr("bench.models.classifier.check_weights_file", lambda path: None)
     with pytest.raises(BenchError, match="fit only part of MobileNetV3Small"):
         load_backbone(dataclasses.replace(spec, build=partly_loading), 32, "some.weights.h5")
 
@@ -392,11 +393,11 @@ def test_a_refused_run_is_one_line_through_the_bench_command(tmp_path, run_args)
 def test_an_error_inside_a_run_process_is_recorded_as_itself(tmp_path):
     """The child's own exception type and message, never 'killed by SIGTERM'."""
     from bench.data import load_dataset
-    from bench.progress import SilentReporter
+    from bench.data.shared_memory import SharedDataset
+    from bench.execution.progress import SilentReporter
+    from bench.execution.suite import chosen_models, plan
+    from bench.execution.worker import Processes, run_in_process
     from bench.settings import Settings
-    from bench.shared_data import SharedDataset
-    from bench.suite import chosen_models, plan
-    from bench.worker import Processes, run_in_process
 
     settings = Settings(models=["simple_cnn"], dataset="digits", weights="none").validate()
     dataset = load_dataset("digits")
@@ -480,7 +481,7 @@ def test_a_report_with_nothing_to_rank_is_refused_and_writes_nothing(tmp_path, c
 
 
 def test_debris_of_a_killed_suite_is_removed_by_the_next(tmp_path, capsys, run_args):
-    from bench.paths import cache_root
+    from bench.common.paths import cache_root
 
     stale = cache_root() / "suites" / "999999999-dead"  # no such process
     stale.mkdir(parents=True)

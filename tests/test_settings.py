@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.config import ROOT_CONFIG, load_config, resolve
 from bench.errors import BenchError
 from bench.settings import Settings
+from bench.settings.loading import ROOT_CONFIG, load_config, resolve
 
 
 def write(tmp_path, text: str):

@@ -7,10 +7,9 @@ import pandas as pd
 import pytest
 
 import bench
-from bench import schema
 from bench.errors import BenchError
-from bench.results import ResultsStore
-from bench.tracking import EPOCH_METRICS, KEY, log_results, tracking_uri
+from bench.reports.tracking import EPOCH_METRICS, KEY, log_results, tracking_uri
+from bench.results import ResultsStore, schema
 from tests.conftest import ROOT, bench_main
 
 mlflow = pytest.importorskip("mlflow", reason="the extra .[mlflow] (CI installs it)")
@@ -20,7 +19,7 @@ TINY = dict(dataset="digits", weights="none", epochs_scratch=2, limit=120, seeds
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory):
     out = tmp_path_factory.mktemp("tracked") / "results"
-    bench.run("simple_cnn", out=str(out), mlflow=True, isolate=False, quiet=True, **TINY)
+    bench.run("simple_cnn", out=str(out), mlflow=True, executor="in-process", quiet=True, **TINY)
     return out
 
 
@@ -79,11 +78,10 @@ def test_every_figure_and_epoch_is_logged_as_written(tracked):
 
 def test_resume_and_force_keep_one_mlflow_run_per_bench_run(tracked):
     before = {key: len(runs) for key, runs in logged(tracked).items()}
-    bench.run("simple_cnn", out=str(tracked), mlflow=True, isolate=False, quiet=True, **TINY)
+    in_process = {"executor": "in-process", "quiet": True, **TINY}
+    bench.run("simple_cnn", out=str(tracked), mlflow=True, **in_process)
     assert {key: len(runs) for key, runs in logged(tracked).items()} == before
-    bench.run(
-        "simple_cnn", out=str(tracked), mlflow=True, force=True, isolate=False, quiet=True, **TINY
-    )
+    bench.run("simple_cnn", out=str(tracked), mlflow=True, force=True, **in_process)
     assert {key: len(runs) for key, runs in logged(tracked).items()} == before
     assert_logged_as_written(tracked)
 

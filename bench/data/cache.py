@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.hashing import stable_hash
-from bench.paths import cache_root
+from bench.common.hashing import stable_hash
+from bench.common.paths import cache_root
 
 log = logging.getLogger("bench")
 VERSION = 1  # bump when the decoding changes, so old entries are not reused

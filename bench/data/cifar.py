@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common.paths import keras_home
 from bench.data.dataset import Dataset, as_dataset
 from bench.errors import BenchError
-from bench.paths import keras_home
 from bench.settings import Settings
 
 FORMATS = {

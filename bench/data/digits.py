@@ -7,9 +7,9 @@ import hashlib
 import numpy as np
 from PIL import Image
 
+from bench.common.hashing import stable_hash
 from bench.data.dataset import Dataset, as_dataset
 from bench.data.splits import stratified_split
-from bench.hashing import stable_hash
 from bench.settings import Settings
 
 SIZE = 32

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from bench.common.hashing import stable_hash
 from bench.data.cache import cached_arrays, key_of
 from bench.data.dataset import Dataset, as_dataset
 from bench.data.splits import stratified_split
 from bench.errors import BenchError
-from bench.hashing import stable_hash
 from bench.settings import Settings
 
 log = logging.getLogger("bench")

@@ -1,0 +1,103 @@
+"""`bench run --dry-run`: the suite a command would run, checked as `bench run` checks it,
+with what is already recorded and an estimate of the time left; nothing is written."""
+
+from __future__ import annotations
+
+import keras
+import pandas as pd
+
+from bench.data import load_dataset
+from bench.data.dataset import Dataset
+from bench.execution.one_run import Run
+from bench.execution.progress import duration
+from bench.execution.suite import chosen_models, is_recorded, plan
+from bench.results import ResultsStore
+from bench.settings import Settings
+
+HEADER = ["model", "seed", "phases", "run id", "action", "estimate"]
+SKIP = "skip: recorded"
+
+
+def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, Dataset]:
+    """One row per planned run: model, seed, phases, run_id, action (run, rerun, skip) and
+    estimate_s, the mean training time of earlier runs of the same model under the same
+    settings and backend in the results folder (empty where there are none)."""
+    dataset = load_dataset(settings.dataset, settings)
+    runs = plan(settings, chosen_models(settings), dataset)
+    store = ResultsStore(settings.out, create=False)
+    recorded = store.recorded_phases()
+    earlier = _earlier_times(store.read("runs"), settings)
+    rows = []
+    for run in runs:
+        action = _action(run, recorded, force)
+        rows.append(
+            {
+                "model": run.spec.name,
+                "seed": run.seed,
+                "phases": "+".join(run.phases),
+                "run_id": run.run_id,
+                "action": action,
+                "estimate_s": None if action == SKIP else earlier.get(run.spec.name),
+            }
+        )
+    return pd.DataFrame(rows), dataset
+
+
+def table_rows(frame: pd.DataFrame) -> list[list]:
+    """The plan as rows of the terminal table, estimates as durations."""
+    estimate = frame["estimate_s"].map(lambda s: "" if pd.isna(s) else duration(s))
+    return frame.assign(estimate_s=estimate).values.tolist()
+
+
+def _action(run: Run, recorded: dict[str, set[str]], force: bool) -> str:
+    if not is_recorded(run, recorded):
+        return "run"
+    return "rerun (--force)" if force else SKIP
+
+
+def _earlier_times(runs: pd.DataFrame, settings: Settings) -> dict[str, float]:
+    """Mean seconds per run (training and feature extraction of all its phases) of each
+    model's ok runs with these settings on this backend."""
+    backend = settings.backend or keras.backend.backend()
+    same = runs[
+        (runs["status"] == "ok")
+        & (runs["settings_hash"] == settings.protocol_hash())
+        & (runs["backend"] == backend)
+    ]
+    seconds = same[["train_time_s", "features_time_s"]].astype(float).fillna(0).sum(axis=1)
+    per_run = seconds.groupby([same["model"], same["run_id"]]).sum()
+    return per_run.groupby(level="model").mean().to_dict()
+
+
+def describe(frame: pd.DataFrame, dataset: Dataset, settings: Settings) -> str:
+    """The lines after the table: the data set, what starts, and the time it may take."""
+    starting = frame[frame["action"] != SKIP]
+    known = starting["estimate_s"].dropna()
+    lines = [
+        _sizes(dataset, settings),
+        f"{len(starting)} of {len(frame)} runs would start; {len(frame) - len(starting)} "
+        f"already recorded in {settings.out} would be skipped",
+    ]
+    if len(known):
+        lines.append(
+            f"estimated time: {duration(known.sum())} for {len(known)} of them, from earlier "
+            "runs of the same model and settings"
+        )
+    if len(known) < len(starting):
+        lines.append(f"no earlier runs to estimate {len(starting) - len(known)} of them from")
+    return "\n".join(lines)
+
+
+def _sizes(dataset: Dataset, settings: Settings) -> str:
+    train, test = len(dataset.x_train), len(dataset.x_test)
+    if settings.limit and settings.limit < train:
+        train = f"{train} training images ({settings.limit} used: limit)"
+    else:
+        train = f"{train} training images"
+    if settings.test_limit and settings.test_limit < test:
+        test = f"{settings.test_limit} of {test}"
+    shape = "x".join(map(str, dataset.x_train.shape[1:3]))
+    return (
+        f"data set {dataset.name}: {train}, {test} test images, {shape} px, "
+        f"{dataset.num_classes} classes"
+    )

@@ -1,0 +1,138 @@
+"""A suite: every (model, seed) planned and checked, what is already recorded skipped, the
+rest run by the chosen executor (`bench.execution.executors`), and each finished run written
+to the results store, exactly once, by this process alone.
+
+Every run has a stable id (a hash of everything that defines it), so a suite started again
+skips what is already recorded and a rerun replaces rather than duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import keras
+import pandas as pd
+
+from bench.common.hashing import stable_hash
+from bench.data import load_dataset
+from bench.data.dataset import Dataset
+from bench.data.splits import split_indices
+from bench.errors import BenchError
+from bench.execution.executors import EXECUTORS
+from bench.execution.one_run import Run, split_arguments
+from bench.measure import provenance
+from bench.models import registry
+from bench.models.classifier import input_size, is_transfer
+from bench.models.registry import ModelSpec
+from bench.models.weights import check_weights
+from bench.results import ResultsStore
+from bench.settings import PHASES, Settings
+from bench.training.phases import phase_names
+
+log = logging.getLogger("bench")
+OnRecorded = Callable[[str], None]  # told each run id once its rows are written
+
+
+def chosen_models(settings: Settings) -> dict[str, tuple[ModelSpec, list[str]]]:
+    """The models to run and their phases, every input about them checked before any data
+    loads; a model with no phase to run (its epochs are 0) is left out, and a suite with
+    nothing to run is refused."""
+    check_weights(settings.weights)
+    chosen, idle = {}, []
+    for spec in registry.select(settings.models):
+        input_size(spec, settings.image_size)
+        phases = phase_names(is_transfer(spec, settings.weights), settings)
+        if phases:
+            chosen[spec.name] = (spec, phases)
+        else:
+            idle.append(spec.name)
+    epochs = ", ".join(f"epochs_{p}={getattr(settings, f'epochs_{p}')}" for p in PHASES)
+    if not chosen:
+        raise BenchError(f"nothing to run: every chosen model's phases have 0 epochs ({epochs})")
+    if idle:
+        log.warning("left out, no phase with epochs to run (%s): %s", epochs, ", ".join(idle))
+    return chosen
+
+
+def plan(settings: Settings, models: dict, dataset: Dataset) -> list[Run]:
+    """The runs of a suite: one per model and seed, each seed's splits checked now (a run's
+    process would only find out later). A run id is a hash of everything that defines the
+    run, the data set's images included."""
+    for seed in settings.seeds:
+        split_indices(dataset, *split_arguments(settings, seed))
+    backend = settings.backend or keras.backend.backend()
+    return [
+        Run(spec, seed, run_id(spec.name, seed, backend, settings, dataset), tuple(phases))
+        for spec, phases in models.values()
+        for seed in settings.seeds
+    ]
+
+
+def is_recorded(run: Run, recorded: dict[str, set[str]]) -> bool:
+    """Every phase of the run has an ok row (`ResultsStore.recorded_phases`)."""
+    return set(run.phases) <= recorded.get(run.run_id, set())
+
+
+def run_id(model: str, seed: int, backend: str, settings: Settings, dataset: Dataset) -> str:
+    return stable_hash(
+        {
+            "model": model,
+            "seed": seed,
+            "backend": backend,
+            "protocol": settings.protocol(),
+            "data": dataset.fingerprint,
+        }
+    )
+
+
+def run_suite(
+    settings: Settings, reporter, force: bool = False, on_recorded: OnRecorded | None = None
+) -> pd.DataFrame:
+    """Run every planned run not yet recorded on the executor `settings.executor` names, write
+    each as it finishes and call `on_recorded(run_id)` after; return the suite's rows of
+    runs.csv. Everything is checked before anything is written: a refused suite leaves the
+    results folder as it was."""
+    executor_class = EXECUTORS[settings.executor]
+    executor_class.check(settings)
+    models = chosen_models(settings)
+    dataset = load_dataset(settings.dataset, settings)
+    runs = plan(settings, models, dataset)
+    store = ResultsStore(settings.out)
+    store.remove_temporary_files()  # left by a suite killed while writing
+    recorded = {} if force else store.recorded_phases()
+    pending = [r for r in runs if not is_recorded(r, recorded)]
+    for run in runs:
+        if run not in pending:
+            reporter.say(f"{run.label}: already recorded: skipped (--force reruns it)")
+
+    def record(run: Run, tables: dict) -> None:
+        store.write_run(run.run_id, tables)
+        if on_recorded is not None:
+            on_recorded(run.run_id)
+
+    with executor_class(settings, dataset, reporter) as executor:
+        store.write_environment(provenance.collect() | executor.environment(), settings)
+        reporter.start_suite(len(pending), planned_epochs(pending, settings))
+        try:
+            executor.run_all(pending, record)
+        except KeyboardInterrupt:
+            say_interrupted(reporter, store, runs)
+            raise
+    rows = store.read("runs")
+    return rows[rows["run_id"].isin({r.run_id for r in runs})].reset_index(drop=True)
+
+
+def planned_epochs(runs: list[Run], settings: Settings) -> int:
+    """The epochs the runs would train if none stopped early."""
+    return sum(getattr(settings, f"epochs_{phase}") for run in runs for phase in run.phases)
+
+
+def say_interrupted(reporter, store: ResultsStore, runs: list[Run]) -> None:
+    """What Ctrl-C left: how many of the suite's runs are kept (the executor has said what
+    was in flight)."""
+    kept = len(set(store.read("runs")["run_id"]) & {r.run_id for r in runs})
+    reporter.say(
+        f"interrupted: {kept} of this suite's {len(runs)} runs are kept in {store.folder}; "
+        "the same command resumes"
+    )

@@ -1,0 +1,106 @@
+"""The cost of a model: multiply-accumulates (MACs) of one forward pass of one image.
+
+timm's convention (its `benchmark.py`, through DeepSpeed's or fvcore's profiler): one MAC per
+multiply-add of a convolution or a dense layer; bias additions,
+normalization, activations, pooling, resizing and preprocessing are elementwise and count
+nothing. The count walks the Keras graph and reads each layer's input and output shapes, so it
+needs no backend profiler and gives the same figure on TensorFlow, JAX and PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import keras
+from keras import layers
+
+from bench.errors import BenchError
+
+
+def gmacs(model: keras.Layer) -> float:
+    """Giga-MACs of one forward pass of one image through `model`."""
+    return macs(model) / 1e9
+
+
+def macs(model: keras.Layer) -> int:
+    return sum(layer_macs(op, node) for op, node in _graph_nodes(model))
+
+
+def _graph_nodes(model: keras.Layer) -> Iterator[tuple[keras.Layer, object]]:
+    """(layer, node) for every call in the model's graph, nested models and wrappers included."""
+    if isinstance(model, keras.Sequential):
+        model = model._functional  # a built Sequential keeps its graph here
+    if isinstance(model, keras.Model) and hasattr(model, "_nodes_by_depth"):
+        for nodes in model._nodes_by_depth.values():
+            for node in nodes:
+                yield node.operation, node
+        return
+    # A custom layer wrapping models (bench.models.layers.Backbone): count the models inside it.
+    for inner in model._flatten_layers(include_self=False, recursive=False):
+        if isinstance(inner, keras.Model):
+            yield from _graph_nodes(inner)
+
+
+def layer_macs(layer: keras.Layer, node) -> int:
+    """MACs of one call of `layer` (batch dimension excluded)."""
+    formula = _own_formula(layer)
+    if formula is not None:
+        inputs = [tuple(t.shape[1:]) for t in node.input_tensors]
+        output = tuple(node.output_tensors[0].shape[1:])
+        if None in output or None in inputs[0]:
+            raise BenchError(f"cannot count MACs of {layer.name}: its input size is not fixed")
+        return formula(layer, inputs, output)
+    if isinstance(layer, keras.Layer):  # a nested model, or a wrapper such as Backbone
+        return macs(layer)  # 0 for elementwise layers: nothing nested to count
+    return 0  # a bare keras.ops operation such as x * y: elementwise
+
+
+def _conv(layer, inputs, output) -> int:
+    in_channels = inputs[0][-1] if layer.data_format == "channels_last" else inputs[0][0]
+    return math.prod(output) * math.prod(layer.kernel_size) * in_channels // layer.groups
+
+
+def _conv_transpose(layer, inputs, output) -> int:
+    out_channels = output[-1] if layer.data_format == "channels_last" else output[0]
+    return math.prod(inputs[0]) * math.prod(layer.kernel_size) * out_channels
+
+
+def _depthwise(layer, inputs, output) -> int:
+    return math.prod(output) * math.prod(layer.kernel_size)
+
+
+def _separable(layer, inputs, output) -> int:
+    channels_last = layer.data_format == "channels_last"
+    in_channels = inputs[0][-1] if channels_last else inputs[0][0]
+    spatial = output[:-1] if channels_last else output[1:]
+    depthwise = math.prod(spatial) * in_channels * layer.depth_multiplier
+    return depthwise * math.prod(layer.kernel_size) + depthwise * layer.filters
+
+
+def _dense(layer, inputs, output) -> int:
+    return math.prod(output) * inputs[0][-1]
+
+
+# Checked in order: SeparableConv and DepthwiseConv are not Conv subclasses in Keras 3, but
+# Conv2DTranspose is, so it comes first.
+_FORMULAS = [
+    (layers.Conv1DTranspose, _conv_transpose),
+    (layers.Conv2DTranspose, _conv_transpose),
+    (layers.Conv3DTranspose, _conv_transpose),
+    (layers.SeparableConv1D, _separable),
+    (layers.SeparableConv2D, _separable),
+    (layers.DepthwiseConv1D, _depthwise),
+    (layers.DepthwiseConv2D, _depthwise),
+    (layers.Conv1D, _conv),
+    (layers.Conv2D, _conv),
+    (layers.Conv3D, _conv),
+    (layers.Dense, _dense),
+]
+
+
+def _own_formula(layer: keras.Layer):
+    for kind, formula in _FORMULAS:
+        if isinstance(layer, kind):
+            return formula
+    return None

@@ -1,0 +1,14 @@
+"""Models: the registry of every model bench can run (`registry`: each `keras.applications`
+backbone, discovered, and the from-scratch baselines of `baselines`), the classifier the
+protocol builds around one (`classifier`: resize and preprocessing inside the model, a new
+head), the harness's own layers (`layers`), the training augmentation (`augmentation`) and
+weights kept from a run or loaded from a folder (`weights`).
+
+May import: `bench.common`, `bench.errors`, `bench.settings`, `bench.data`.
+
+Adding a from-scratch baseline is one function in `baselines.py` that builds the network from
+its input shape and class count, and one line in `baselines.BASELINES`; `bench list`,
+`--models` and the reference pick it up from there. A new `keras.applications` backbone needs
+nothing: the registry finds it (see `registry.FAMILIES` to give its module a family and its
+preprocessing).
+"""

@@ -1,0 +1,211 @@
+"""The registry of models: every `keras.applications` backbone, plus from-scratch baselines.
+
+Backbones are discovered from `keras.applications` itself (as timm discovers its registered
+models), so a Keras upgrade that adds a constructor shows up here and in `bench list` at once;
+the tables below only add what Keras does not expose: the input size its weights were trained
+at, its published ImageNet top-1, and the family's preprocessing mode, which a test checks
+against each module's own `preprocess_input`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import keras
+
+from bench.errors import BenchError, did_you_mean
+from bench.models import baselines
+
+# How each `keras.applications` module's preprocess_input transforms raw 0-255 RGB.
+# "built-in": the model rescales inside itself and preprocess_input is a pass-through.
+PREPROCESSING = {
+    "vgg16": "caffe",
+    "vgg19": "caffe",
+    "resnet": "caffe",
+    "resnet_v2": "tf",
+    "inception_v3": "tf",
+    "inception_resnet_v2": "tf",
+    "xception": "tf",
+    "mobilenet": "tf",
+    "mobilenet_v2": "tf",
+    "nasnet": "tf",
+    "densenet": "torch",
+    "efficientnet": "built-in",
+    "efficientnet_v2": "built-in",
+    "mobilenet_v3": "built-in",
+    "convnext": "built-in",
+    "regnet": "built-in",
+}
+
+# Input size the ImageNet weights were trained at, where it is not 224 (Keras documentation).
+DEFAULT_SIZE = {
+    "Xception": 299,
+    "InceptionV3": 299,
+    "InceptionResNetV2": 299,
+    "NASNetLarge": 331,
+    "EfficientNetB1": 240,
+    "EfficientNetB2": 260,
+    "EfficientNetB3": 300,
+    "EfficientNetB4": 380,
+    "EfficientNetB5": 456,
+    "EfficientNetB6": 528,
+    "EfficientNetB7": 600,
+    "EfficientNetV2B1": 240,
+    "EfficientNetV2B2": 260,
+    "EfficientNetV2B3": 300,
+    "EfficientNetV2S": 384,
+    "EfficientNetV2M": 480,
+    "EfficientNetV2L": 480,
+}
+
+# Smallest input the constructor accepts, where it is not 32 (keras obtain_input_shape).
+MIN_SIZE = {"Xception": 71, "InceptionV3": 75, "InceptionResNetV2": 75}
+
+# ImageNet top-1 (%) from the Keras Applications table; absent where the table gives none.
+IMAGENET_TOP1 = {
+    "Xception": 79.0,
+    "VGG16": 71.3,
+    "VGG19": 71.3,
+    "ResNet50": 74.9,
+    "ResNet50V2": 76.0,
+    "ResNet101": 76.4,
+    "ResNet101V2": 77.2,
+    "ResNet152": 76.6,
+    "ResNet152V2": 78.0,
+    "InceptionV3": 77.9,
+    "InceptionResNetV2": 80.3,
+    "MobileNet": 70.4,
+    "MobileNetV2": 71.3,
+    "DenseNet121": 75.0,
+    "DenseNet169": 76.2,
+    "DenseNet201": 77.3,
+    "NASNetMobile": 74.4,
+    "NASNetLarge": 82.5,
+    "EfficientNetB0": 77.1,
+    "EfficientNetB1": 79.1,
+    "EfficientNetB2": 80.1,
+    "EfficientNetB3": 81.6,
+    "EfficientNetB4": 82.9,
+    "EfficientNetB5": 83.6,
+    "EfficientNetB6": 84.0,
+    "EfficientNetB7": 84.3,
+    "EfficientNetV2B0": 78.7,
+    "EfficientNetV2B1": 79.8,
+    "EfficientNetV2B2": 80.5,
+    "EfficientNetV2B3": 82.0,
+    "EfficientNetV2S": 83.9,
+    "EfficientNetV2M": 85.3,
+    "EfficientNetV2L": 85.7,
+    "ConvNeXtTiny": 81.3,
+    "ConvNeXtSmall": 82.3,
+    "ConvNeXtBase": 85.3,
+    "ConvNeXtLarge": 86.3,
+    "ConvNeXtXLarge": 86.7,
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of the registry: how to build a model and how to feed it."""
+
+    name: str
+    family: str
+    build: Callable[..., keras.Model]
+    preprocessing: str  # caffe | tf | torch | built-in
+    module: str | None  # keras.applications module whose preprocess_input applies
+    default_size: int
+    min_size: int = 32
+    imagenet_top1: float | None = None
+    pretrained: bool = True  # False: a from-scratch baseline with no ImageNet weights
+    native_size: int | None = None  # baselines defined at one input size always run at it
+
+    def preprocess_input(self) -> Callable | None:
+        """The module's own preprocess_input, or None where the model rescales by itself."""
+        if self.module is None:
+            return None
+        return importlib.import_module(f"keras.applications.{self.module}").preprocess_input
+
+
+def _family(module: str) -> str:
+    return "vgg" if module.startswith("vgg") else module
+
+
+def _discover_backbones() -> dict[str, ModelSpec]:
+    specs = {}
+    for name, ctor in vars(keras.applications).items():
+        if not (callable(ctor) and name[:1].isupper()):
+            continue
+        module = ctor.__module__.rsplit(".", 1)[-1]  # keras.src.applications.resnet -> resnet
+        if module not in PREPROCESSING:
+            raise RuntimeError(f"keras.applications.{name} comes from an unknown module {module}")
+        specs[name] = ModelSpec(
+            name=name,
+            family=_family(module),
+            build=ctor,
+            preprocessing=PREPROCESSING[module],
+            module=module,
+            default_size=DEFAULT_SIZE.get(name, 224),
+            min_size=MIN_SIZE.get(name, 32),
+            imagenet_top1=IMAGENET_TOP1.get(name),
+        )
+    return specs
+
+
+def _baselines() -> dict[str, ModelSpec]:
+    simple = ModelSpec(
+        name="simple_cnn",
+        family="baseline",
+        build=baselines.simple_cnn,
+        preprocessing="built-in",
+        module=None,
+        default_size=32,
+        pretrained=False,
+        native_size=32,
+    )
+    return {simple.name: simple}
+
+
+REGISTRY: dict[str, ModelSpec] = {**_discover_backbones(), **_baselines()}
+
+
+def _key(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
+
+
+_BY_KEY = {_key(n): s for n, s in REGISTRY.items()}
+FAMILIES = sorted({s.family for s in REGISTRY.values()})
+
+
+def get(name: str) -> ModelSpec:
+    """Look a model up by name, ignoring case, '-' and '_'; suggest the closest on a miss."""
+    spec = _BY_KEY.get(_key(name))
+    if spec is None:
+        hint = did_you_mean(name, REGISTRY, n=3, key=_key) or "`bench list` shows every model"
+        raise BenchError(f"unknown model '{name}'; {hint}")
+    return spec
+
+
+def select(patterns: Iterable[str]) -> list[ModelSpec]:
+    """Resolve `all`, `family:NAME` and model names, in order, without duplicates."""
+    chosen: dict[str, ModelSpec] = {}
+    for pattern in (p.strip() for p in patterns):
+        if not pattern:
+            continue
+        if pattern.lower() == "all":
+            found = list(REGISTRY.values())
+        elif pattern.lower().startswith("family:"):
+            family = pattern.split(":", 1)[1].lower()
+            found = [s for s in REGISTRY.values() if s.family == family]
+            if not found:
+                hint = did_you_mean(family, FAMILIES, n=3) or f"families: {', '.join(FAMILIES)}"
+                raise BenchError(f"unknown family '{family}'; {hint}")
+        else:
+            found = [get(pattern)]
+        chosen.update((s.name, s) for s in found)
+    if not chosen:
+        raise BenchError(
+            "no models chosen: give --models (e.g. all, family:resnet, ResNet50) or --suite"
+        )
+    return list(chosen.values())

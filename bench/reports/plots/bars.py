@@ -1,0 +1,67 @@
+"""Per-model bar charts: accuracy of each phase, peak GPU memory, throughput. Error bars are
+one standard deviation over seeds (none for a single seed)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from bench.reports.plots.base import Missing, legend_outside, model_order, plain_log_axis, tall
+from bench.settings import PHASES
+
+
+def _bars(data: pd.DataFrame, x: str, hue: str, order: list[str], hue_order: list[str], label):
+    figure, ax = plt.subplots(figsize=(7.5, tall(len(order) * max(1, len(hue_order)) / 2.5)))
+    sns.barplot(
+        data,
+        x=x,
+        y="model",
+        hue=hue,
+        order=order,
+        hue_order=hue_order,
+        errorbar="sd",
+        capsize=0.2,
+        err_kws={"linewidth": 0.8},
+        ax=ax,
+    )
+    ax.set(xlabel=label, ylabel="")
+    legend_outside(ax)
+    return figure, ax
+
+
+def phases(comparison, table: pd.DataFrame) -> plt.Figure:
+    data = comparison.ok.assign(accuracy=100 * comparison.ok["test_accuracy"])
+    present = [p for p in PHASES if p in set(data["phase"])]
+    figure, ax = _bars(data, "accuracy", "phase", model_order(table), present, "test accuracy (%)")
+    ax.set_xlim(0, 100)
+    return figure
+
+
+def gpu_memory(comparison, table: pd.DataFrame) -> plt.Figure:
+    data = comparison.ok.dropna(subset=["peak_gpu_mem_mb"])
+    if data.empty:
+        devices = ", ".join(sorted(set(comparison.ok["device"].dropna().astype(str))))
+        raise Missing(
+            "no GPU memory recorded: these runs had no GPU" + (f" ({devices})" if devices else "")
+        )
+    present = [p for p in PHASES if p in set(data["phase"])]
+    order = [m for m in model_order(table) if m in set(data["model"])]
+    figure, _ = _bars(data, "peak_gpu_mem_mb", "phase", order, present, "peak GPU memory (MiB)")
+    return figure
+
+
+def throughput(comparison, table: pd.DataFrame) -> plt.Figure:
+    ok = comparison.ok
+    training = ok.assign(mode="training, " + ok["phase"], rate=ok["train_images_per_s"])
+    inference = ok.assign(mode="inference", rate=ok["infer_images_per_s"])
+    data = pd.concat([training, inference]).dropna(subset=["rate"])
+    if data.empty:
+        raise Missing("no throughput recorded")
+    modes = [f"training, {p}" for p in PHASES] + ["inference"]
+    modes = [m for m in modes if m in set(data["mode"])]
+    figure, ax = _bars(data, "rate", "mode", model_order(table), modes, "images per second")
+    ax.set_xscale("log")
+    plain_log_axis(ax.xaxis)
+    ax.set_xlabel("images per second (log scale)")
+    return figure

@@ -1,0 +1,268 @@
+"""`bench report`: the ranked table of one comparison as summary.csv, ranking.md (GitHub Markdown)
+and ranking.tex (booktabs, best value of each column in bold), from the results files alone."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from tabulate import tabulate
+
+from bench.common.files import write_atomically
+from bench.errors import BenchError
+from bench.execution.progress import print_table
+from bench.reports.comparison import Comparison, load_comparison
+from bench.reports.statistics import PHASE_NAMES, ranking, summary
+from bench.results import ResultsStore, schema
+
+TIE_MARK = "†"
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    figure: str  # a figure of aggregate.ranking: figure_mean, figure_std
+    source: str  # the runs.csv column it comes from: which way is better, why it may be empty
+    scale: float = 1.0
+    spec: str = ".2f"  # format of the scaled value
+    optional: bool = True  # left out when no model has a value
+    spread: bool = True  # show ± std over seeds (not for the architecture's constants)
+
+    @property
+    def better(self) -> str | None:
+        return schema.RUN[self.source].better
+
+    @property
+    def why_empty(self) -> str:
+        return PHASE_EMPTY.get(self.figure) or schema.RUN[self.source].why_empty or "not measured"
+
+
+COLUMNS = [
+    Column("params (M)", "params_m", "params_total", optional=False, spread=False),
+    Column("GMACs", "gmacs", "gmacs", spec=".3g", spread=False),
+    Column("frozen acc (%)", "frozen", "test_accuracy", scale=100),
+    Column("fine-tuned acc (%)", "finetune", "test_accuracy", scale=100),
+    Column("gain (pp)", "gain", "test_accuracy", scale=100),
+    Column("scratch acc (%)", "scratch", "test_accuracy", scale=100),
+    Column("efficiency (%/M)", "efficiency", "efficiency"),
+    Column("overfit gap (pp)", "overfit_gap", "overfit_gap", scale=100),
+    Column("time/epoch (s)", "time_per_epoch_s", "time_per_epoch_s"),
+    Column("train img/s", "train_images_per_s", "train_images_per_s", spec=".0f"),
+    Column("peak GPU mem (MiB)", "peak_gpu_mem_mb", "peak_gpu_mem_mb", spec=".0f"),
+]
+# Why a column of one phase's test accuracy may be empty (other columns say it in
+# bench.results.schema).
+PHASE_EMPTY = {
+    "scratch": "no model trained from scratch",
+    "frozen": "no frozen phase",
+    "finetune": "no fine-tuning phase",
+    "gain": "no run with both frozen and fine-tuned phases",
+}
+
+
+@dataclass
+class Report:
+    title: str
+    header: list[str]
+    rows: list[list[str]]  # plain text cells
+    bold: list[list[bool]]  # best value of its column
+    notes: list[str]
+    failures: list[str]
+    summary: pd.DataFrame
+    table: pd.DataFrame  # aggregate.ranking
+
+
+def build(comparison: Comparison, metric: str = "test_accuracy", phase: str = "final") -> Report:
+    table = ranking(comparison, metric, phase)
+    if table["rank"].isna().all():
+        raise BenchError(
+            f"nothing to rank: no model of {comparison.describe()} has {metric} in "
+            f"{PHASE_NAMES[phase]} (bench report --phase chooses another phase)"
+        )
+    columns = [c for c in COLUMNS if not c.optional or _has(table, c.figure)]
+    if metric != "test_accuracy":  # otherwise the score is already a phase's accuracy column
+        unit = schema.RUN[metric].unit
+        scale, unit = (100, "%") if unit == "fraction" else (1, unit)
+        header = f"{metric} ({unit})" if unit else metric
+        columns.insert(0, Column(header, "score", metric, scale, optional=False))
+    header = ["rank", "model", "family", "seeds", *(c.header for c in columns)]
+    rows, bold = [], []
+    for _, model in table.iterrows():
+        mark = TIE_MARK if model["tied"] else ""
+        rank = "–" if pd.isna(model["rank"]) else f"{model['rank']}{mark}"
+        rows.append([rank, model["model"], model["family"], str(model["seeds"])])
+        rows[-1] += [_cell(model, c) for c in columns]
+        bold.append([False] * 4 + [_is_best(table, model, c) for c in columns])
+    ranked_by = f"ranked by {metric.replace('_', ' ')} of {PHASE_NAMES[phase]}"
+    return Report(
+        title=f"{comparison.describe()}; {ranked_by}",
+        header=header,
+        rows=rows,
+        bold=bold,
+        notes=_notes(table, columns) + _mixed_devices(comparison),
+        failures=[
+            f"{r.model} seed={r.seed} {r.phase}: {r.error}" for r in comparison.failed.itertuples()
+        ],
+        summary=summary(comparison),
+        table=table,
+    )
+
+
+def _has(table: pd.DataFrame, figure: str) -> bool:
+    return f"{figure}_mean" in table and table[f"{figure}_mean"].notna().any()
+
+
+def _cell(model: pd.Series, column: Column) -> str:
+    mean, std = model[f"{column.figure}_mean"], model[f"{column.figure}_std"]
+    if pd.isna(mean):
+        return "–"
+    text = format(mean * column.scale, column.spec)
+    if column.spread and model[f"{column.figure}_n"] > 1 and not pd.isna(std):
+        text += f" ± {format(std * column.scale, column.spec)}"
+    return text
+
+
+def _is_best(table: pd.DataFrame, model: pd.Series, column: Column) -> bool:
+    values, value = table[f"{column.figure}_mean"].dropna(), model[f"{column.figure}_mean"]
+    if column.better is None or pd.isna(value) or len(values) < 2:
+        return False
+    best = values.min() if column.better == "low" else values.max()
+    if all(math.isclose(v, best, rel_tol=1e-9) for v in values):
+        return False  # all equal: nothing is best
+    return math.isclose(value, best, rel_tol=1e-9)
+
+
+def _notes(table: pd.DataFrame, columns: list[Column]) -> list[str]:
+    notes = [
+        "Mean ± standard deviation over seeds where there are several. Efficiency, overfit gap, "
+        "time and throughput are those of the ranked phase."
+    ]
+    if table["tied"].any():
+        notes.append(
+            f"{TIE_MARK} 95% confidence interval (Student's t) overlaps the best model's: "
+            "not distinguishable from it over these seeds."
+        )
+    shown = {c.figure for c in columns}
+    empty = [c for c in COLUMNS if c.figure not in shown]
+    if empty:
+        notes.append(
+            "Left out, no value in these runs: "
+            + "; ".join(f"{c.header} ({c.why_empty})" for c in empty)
+            + "."
+        )
+    return notes
+
+
+def _mixed_devices(comparison: Comparison) -> list[str]:
+    """A warning when the runs ran on different devices (a Ray cluster of mixed GPUs, say):
+    their accuracies compare, their times, throughput and memory do not."""
+    devices = sorted(comparison.ok["device"].dropna().astype(str).unique())
+    if len(devices) < 2:
+        return []
+    return [
+        f"Warning: these runs ran on {len(devices)} different devices ({'; '.join(devices)}): "
+        "times, throughput and memory are not comparable across them."
+    ]
+
+
+def markdown(report: Report) -> str:
+    rows = [
+        [f"**{cell}**" if bold else cell for cell, bold in zip(row, flags, strict=True)]
+        for row, flags in zip(report.rows, report.bold, strict=True)
+    ]
+    align = ["right", "left", "left"] + ["right"] * (len(report.header) - 3)
+    text = tabulate(rows, report.header, "github", disable_numparse=True, colalign=align)
+    parts = [f"**{report.title}**", "", text]
+    for note in report.notes:  # one paragraph each
+        parts += ["", note]
+    if report.failures:
+        parts += ["", "Failed runs:", "", *(f"- {f}" for f in report.failures)]
+    return "\n".join(parts) + "\n"
+
+
+def latex(report: Report) -> str:
+    """A booktabs table ready to \\input (needs \\usepackage{booktabs})."""
+    align = "rll" + "r" * (len(report.header) - 3)
+    lines = [
+        "% Generated by `bench report` from the results files; needs \\usepackage{booktabs}.",
+        "\\begin{table}[t]",
+        "\\centering",
+        "\\footnotesize",
+        f"\\caption{{{_tex(report.title)}. {' '.join(_tex(n) for n in report.notes)}}}",
+        "\\label{tab:ranking}",
+        f"\\begin{{tabular}}{{{align}}}",
+        "\\toprule",
+        " & ".join(_tex(h) for h in report.header) + " \\\\",
+        "\\midrule",
+    ]
+    for row, flags in zip(report.rows, report.bold, strict=True):
+        cells = [_tex(c) for c in row]
+        cells = [f"\\textbf{{{c}}}" if b else c for c, b in zip(cells, flags, strict=True)]
+        lines.append(" & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    lines += [f"% failed run: {_tex(f)}" for f in report.failures]
+    return "\n".join(lines) + "\n"
+
+
+TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "†": r"$^\dagger$",
+    "–": "--",
+}
+
+
+def _tex(text: str) -> str:
+    return "".join(TEX_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+def write(report: Report, folder: str | Path) -> list[Path]:
+    """summary.csv, ranking.md and ranking.tex in folder, each replaced atomically."""
+    folder = Path(folder)
+    paths = [folder / "summary.csv", folder / "ranking.md", folder / "ranking.tex"]
+    contents = [report.summary, markdown(report), latex(report)]
+    for path, content in zip(paths, contents, strict=True):
+        write_atomically(path, content)
+    return paths
+
+
+def make(
+    results: str | Path,
+    out: str | Path | None = None,
+    *,
+    dataset: str | None = None,
+    models: list[str] | None = None,
+    settings: str | None = None,
+    metric: str = "test_accuracy",
+    phase: str = "final",
+) -> tuple[Report, Comparison, list[Path]]:
+    """Load one comparison from the results folder, rank it, write the files to `out`."""
+    comparison = load_comparison(ResultsStore(results, create=False), dataset, models, settings)
+    made = build(comparison, metric, phase)
+    return made, comparison, write(made, ResultsStore(out or results).folder)
+
+
+def show(report: Report, fmt: str = "table") -> None:
+    """Print the report: a terminal table with its notes, or one file's content."""
+    if fmt == "md":
+        print(markdown(report), end="")
+    elif fmt == "tex":
+        print(latex(report), end="")
+    elif fmt == "csv":
+        print(report.summary.to_csv(index=False), end="")
+    else:
+        print(report.title)
+        print_table(report.header, report.rows, numbers_from=3, names=1)
+        for line in report.notes + [f"failed run: {f}" for f in report.failures]:
+            print(line)

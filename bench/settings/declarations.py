@@ -1,0 +1,277 @@
+"""Settings of a benchmark, each declared once: its type, default, help, group, allowed values,
+and whether it is part of the protocol (the settings hash).
+
+The `bench run` flags, the settings-file checks (`bench.settings.loading`), the hash and the
+reference's settings table are all derived from these declarations. Every field is recorded with the
+results, so two rows are comparable exactly when their protocol settings agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench.common.hashing import stable_hash
+from bench.errors import BenchError, shorten
+
+PHASES = ("frozen", "finetune", "scratch")  # each has its epochs_ and lr_ setting
+GROUPS = ("what to run", "how it runs", "protocol", "output")
+_UNSET = object()
+# A test of the value, and what it must be otherwise (or a function of the value saying so).
+Check = tuple[Callable[[Any], bool], str | Callable[[Any], str]]
+
+
+def setting(
+    default: Any,
+    help: str,  # noqa: A002 - the argparse name
+    *,
+    group: str,
+    checks: tuple[Check, ...] = (),
+    choices: tuple[str, ...] = (),
+    metavar: str | None = None,
+    protocol: bool = True,
+    added_later: Any = _UNSET,
+) -> Any:
+    """A Settings field with everything said about it. `choices`: the allowed values besides
+    the default; `protocol=False`: not in the settings hash (what is run, where, how it is
+    retried); `added_later`: the value results written before the setting existed had (it
+    joins the hash only when it differs, so those results keep their hash)."""
+    assert group in GROUPS, group
+    meta = {"help": help, "group": group, "checks": checks, "choices": choices}
+    meta |= {"metavar": metavar, "protocol": protocol, "added_later": added_later}
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def at_least(low: float, why: str = "") -> Check:
+    return (lambda v: v is None or v >= low, f"must be at least {low}{why}")
+
+
+def between(low: float, high: float, closed_low: bool = False) -> Check:
+    if closed_low:
+        return (lambda v: low <= v < high, f"must be in [{low}, {high})")
+    return (lambda v: low < v < high, f"must be between {low} and {high}")
+
+
+def _installed(package: str) -> bool:
+    """Whether a package can be imported (asked without importing it)."""
+    return not package or importlib.util.find_spec(package) is not None
+
+
+def _install_hint(extra: str, name: str) -> str:
+    return f"needs {name}, which is not installed (pip install -e '.[{extra}]')"
+
+
+def _install(backend: str) -> str:
+    """How to install a backend: TensorFlow is a dependency, JAX and PyTorch are extras."""
+    return "pip install tensorflow" if backend == "tensorflow" else f"pip install -e '.[{backend}]'"
+
+
+POSITIVE: Check = (lambda v: v > 0, "must be positive")
+NOT_NEGATIVE: Check = (lambda v: v >= 0, "must not be negative")
+
+
+def _what(default: Any, help: str, protocol: bool = False, **more: Any) -> Any:  # noqa: A002
+    return setting(default, help, group="what to run", protocol=protocol, **more)
+
+
+def _how(default: Any, help: str, **more: Any) -> Any:  # noqa: A002
+    return setting(default, help, group="how it runs", **more)
+
+
+def _protocol(default: Any, help: str, *checks: Check, **more: Any) -> Any:  # noqa: A002
+    return setting(default, help, group="protocol", checks=checks, **more)
+
+
+def _epochs(phase: str, default: int) -> Any:
+    what = {
+        "frozen": "the head on the frozen backbone",
+        "finetune": "fine-tuning the top of the backbone",
+        "scratch": "from-scratch training (baselines, weights none)",
+    }[phase]
+    return _protocol(default, f"epochs of {what}; 0 skips the phase", NOT_NEGATIVE)
+
+
+@dataclass
+class Settings:
+    """Everything that defines a run. Defaults are the protocol (docs/protocol.md)."""
+
+    models: list[str] = _what([], "models: names (bench list), family:NAME, or all")
+    suite: str = _what("", "a named suite of the settings file")
+    dataset: str = _what("cifar10", "the data set: {datasets}", protocol=True)
+    data_dir: str | None = _what(
+        None, "folder holding the CIFAR archives (default: the Keras cache)", metavar="DIR"
+    )
+    seeds: list[int] = _what(
+        [0],
+        "seeds; each model runs once per seed",
+        checks=(
+            (lambda v: len(v) > 0, "must name at least one seed"),
+            (lambda v: all(0 <= s < 2**32 for s in v), "must be in [0, 2**32)"),
+            (lambda v: len(set(v)) == len(v), "names a seed twice"),
+        ),
+    )
+    weights: str = _what(
+        "imagenet",
+        "imagenet, none (train from scratch), a backbone weights file, or a folder of them "
+        "(<Model>.weights.h5 each)",
+        metavar="W",
+        protocol=True,
+    )
+    backend: str = _how(
+        "",
+        "Keras backend of each run's process (default: KERAS_BACKEND or keras.json)",
+        choices=("tensorflow", "jax", "torch"),
+        checks=((_installed, lambda v: f"is not installed ({_install(v)})"),),
+        protocol=False,
+    )
+    precision: str = _how(
+        "float32",
+        "mixed: float16 (GPU) or bfloat16 compute; variables, logits and loss stay float32",
+        choices=("float32", "mixed"),
+        added_later="float32",
+    )
+    jit: bool | None = _how(
+        None, "compile the training step with XLA (default: Keras's choice)", added_later=None
+    )
+    frozen_mode: str = _how(
+        "end-to-end",
+        "features: the frozen phase trains the head on the backbone's pooled features, "
+        "computed once (no augmentation in that phase)",
+        choices=("end-to-end", "features"),
+        added_later="end-to-end",
+    )
+    executor: str = _how(
+        "local",
+        "where runs execute: local (one process per run, one at a time), in-process (every "
+        "run in this process) or ray (Ray tasks, as many at once as the cluster's GPUs or CPUs "
+        "allow)",
+        choices=("in-process", "ray"),
+        checks=((lambda v: v != "ray" or _installed("ray"), _install_hint("ray", "Ray")),),
+        protocol=False,
+    )
+    ray_address: str | None = _how(
+        None,
+        "Ray cluster to join (auto, or ray://host:port); default: start one on this machine",
+        metavar="ADDRESS",
+        protocol=False,
+    )
+    gpus_per_run: float | None = _how(
+        None,
+        "GPUs each Ray run takes (default: 1 where the cluster has GPUs, else 0)",
+        checks=(at_least(0),),
+        protocol=False,
+    )
+    cpus_per_run: float = _how(1.0, "CPUs each Ray run takes", checks=(POSITIVE,), protocol=False)
+    min_batch_size: int = _how(
+        8,
+        "out of memory, a run is tried again at half the batch size, down to this",
+        checks=(at_least(1),),
+        protocol=False,
+    )
+    image_size: int = _protocol(
+        224, "size the model resizes images to, on the device", at_least(32, " (any backbone)")
+    )
+    storage_size: int = _protocol(
+        0, "size folder images are stored at; 0 keeps a common native size", NOT_NEGATIVE
+    )
+    val_fraction: float = _protocol(
+        0.1, "validation share of train, stratified (unless the data has its own)", between(0, 1)
+    )
+    test_fraction: float = _protocol(
+        0.2, "test share, for data sets without a test split", between(0, 1)
+    )
+    split_seed: int = _protocol(0, "fixes that test split (and test_limit) across runs")
+    limit: int | None = _protocol(None, "at most N training images, stratified", at_least(1))
+    test_limit: int | None = _protocol(None, "at most N test images, stratified", at_least(1))
+    augment: bool = _protocol(True, "random horizontal flip and shift of training images")
+    augment_shift: float = _protocol(
+        0.1, "largest shift, a fraction of each side (whole pixels)", between(0, 0.5, True)
+    )
+    batch_size: int = _protocol(
+        64, "training and inference batch size (halved on out of memory)", at_least(1)
+    )
+    epochs_frozen: int = _epochs("frozen", 10)
+    epochs_finetune: int = _epochs("finetune", 10)
+    epochs_scratch: int = _epochs("scratch", 30)
+    lr_frozen: float = _protocol(1e-3, "Adam learning rate of the frozen phase", POSITIVE)
+    lr_finetune: float = _protocol(1e-5, "Adam learning rate of fine-tuning", POSITIVE)
+    lr_scratch: float = _protocol(1e-3, "Adam learning rate from scratch", POSITIVE)
+    unfreeze: int | float = _protocol(
+        0.3,
+        "fine-tune the top fraction (0.3) or number (20) of weighted backbone layers",
+        (lambda v: v > 0, "must be a fraction in (0, 1] or a layer count >= 1"),
+        (lambda v: isinstance(v, int) or v <= 1, "as a fraction must be at most 1.0"),
+        metavar="F|N",
+    )
+    patience: int = _protocol(3, "early-stopping patience on validation loss", NOT_NEGATIVE)
+    dropout: float = _protocol(0.2, "dropout before the classifier", between(0, 1, True))
+    out: str = setting("results", "results folder", group="output", metavar="DIR", protocol=False)
+    save_weights: bool = setting(
+        False,
+        "keep each phase's trained weights in the results folder (weights/): the classifier, "
+        "and the backbone alone, which --weights loads",
+        group="output",
+        protocol=False,
+    )
+    mlflow: bool = setting(
+        False,
+        "log every run, its phases and epochs, and the suite's report to MLflow "
+        "(MLFLOW_TRACKING_URI, else a local store in the results folder)",
+        group="output",
+        protocol=False,
+        checks=((lambda v: not v or _installed("mlflow"), _install_hint("mlflow", "MLflow")),),
+    )
+
+    def validate(self) -> Settings:
+        """Reject impossible values with a message naming the setting."""
+        for spec in FIELDS.values():
+            value = getattr(self, spec.name)
+            meta = spec.metadata
+            checks = list(meta["checks"])
+            if meta["choices"]:  # the default is allowed, even when empty ("Keras's own")
+                allowed = (spec.default, *meta["choices"])
+                why = _one_of(allowed_values(spec.name))
+                checks.insert(0, (lambda v, a=allowed: v in a, why))
+            for ok, why in checks:
+                if not ok(value):
+                    why = why(value) if callable(why) else why
+                    raise BenchError(f"invalid setting {spec.name}={shorten(repr(value))}: {why}")
+        return self
+
+    def protocol(self) -> dict[str, Any]:
+        """The settings that make two results comparable (not what is run, nor where to)."""
+        protocol = {}
+        for name, spec in FIELDS.items():
+            value, later = getattr(self, name), spec.metadata["added_later"]
+            # A setting added after results were first written counts only when it differs
+            # from what those results had, so they keep their hash (and are not run again).
+            if spec.metadata["protocol"] and (later is _UNSET or value != later):
+                protocol[name] = value
+        # Augmentation on is a different protocol since it became bench's own flip and integer
+        # shift (Keras's RandomTranslation before): its shift fraction is always in the hash, so
+        # no such run pools with one from before. With augmentation off nothing changed.
+        if not self.augment:
+            del protocol["augment_shift"]
+        return protocol
+
+    def protocol_hash(self) -> str:
+        return stable_hash(self.protocol())
+
+
+def allowed_values(name: str) -> tuple:
+    """A setting's allowed values: its default (unless empty: "use Keras's own") and choices."""
+    spec = FIELDS[name]
+    default = () if spec.default in (None, "") else (spec.default,)
+    return tuple(dict.fromkeys((*default, *spec.metadata["choices"])))
+
+
+def _one_of(choices: tuple[str, ...]) -> str:
+    return f"must be one of {', '.join(choices)}"
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

@@ -1,0 +1,12 @@
+"""Training: the protocol's phases (`phases`: frozen, finetune, scratch, and the frozen phase
+on cached features), the callbacks that validate and time each epoch (`callbacks`), prediction
+in batches of one shape (`prediction`) and the on-disk cache of compiled programs that later
+runs of a suite reuse (`compile_cache`).
+
+May import: every layer before it (`bench.common`, `bench.errors`, `bench.settings`,
+`bench.data`, `bench.models`, `bench.measure`).
+
+Adding a phase: its name in `bench.settings.PHASES` (with its `epochs_` and `lr_` settings),
+what it trains in `phases.PHASE_SPECS`-style code in `phases.py`, and where it falls in
+`phases.phase_names`. Its rows and figures come from the same `PhaseResult` as every phase.
+"""
