@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.common.paths import PROJECT_ROOT
 from bench.errors import BenchError, did_you_mean, shorten
-from bench.settings import FIELDS, Settings
+from bench.settings.declarations import FIELDS, Settings
 
 if sys.version_info >= (3, 11):
     import tomllib
