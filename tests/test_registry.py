@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 import keras
 import numpy as np
 import pytest
 
+import bench
 from bench.errors import BenchError
 from bench.models import registry
 from bench.models.classifier import build_classifier
+from tests.conftest import bench_main
 
 
 def keras_constructors() -> set[str]:
-    return {n for n, f in vars(keras.applications).items() if callable(f) and n[:1].isupper()}
+    """keras.applications' image backbones (what is not one, like LPIPS, is left out)."""
+    return {
+        n
+        for n, f in vars(keras.applications).items()
+        if callable(f) and n[:1].isupper() and registry.is_backbone(f)
+    }
 
 
 def test_every_keras_application_is_registered():
@@ -115,3 +124,65 @@ def test_unknown_model_suggests_the_closest():
         registry.get("resnet5")
     with pytest.raises(BenchError, match="unknown family 'resnett'; did you mean resnet"):
         registry.select(["family:resnett"])
+
+
+def tiny_backbone(include_top=True, weights=None, input_shape=None, pooling=None, classes=1000):
+    """A backbone as a future Keras may add one, from a module bench's tables do not know."""
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Conv2D(16, 3, strides=2)(x), name="tinynet")
+
+
+def perceptual_similarity(network="vgg16", weights=None):
+    """Like keras.applications.LPIPS: in keras.applications, but no image backbone."""
+    raise AssertionError("never built: not a backbone")
+
+
+@pytest.fixture
+def future_keras(monkeypatch):
+    """keras.applications with a new backbone module (tinynet) and a new non-backbone (LPIPS)."""
+    module = types.ModuleType("keras.src.applications.tinynet")
+    module.preprocess_input = lambda x, data_format=None: x / 127.5 - 1.0
+    for name, function in (("TinyNet", tiny_backbone), ("LPIPS", perceptual_similarity)):
+        function.__module__ = module.__name__
+        monkeypatch.setattr(keras.applications, name, function, raising=False)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    registry.discover()
+    yield
+    monkeypatch.undo()
+    registry.discover()
+
+
+def test_a_future_keras_with_unknown_entries_still_lists_and_runs(
+    future_keras, capsys, caplog, tmp_path
+):
+    assert "LPIPS" not in registry.REGISTRY, "not an image backbone: left out"
+    spec = registry.get("TinyNet")
+    assert spec.preprocessing == "unknown" and spec.module == "keras.src.applications.tinynet"
+    code, out, _ = bench_main(capsys, "list")
+    assert code == 0 and "TinyNet" in out and "LPIPS" not in out and "ResNet50" in out
+    assert any(
+        "TinyNet comes from module keras.src.applications.tinynet" in r.message
+        and "bench does not know" in r.message
+        for r in caplog.records
+    )
+    frame = bench.run(
+        "TinyNet",
+        dataset="digits",
+        weights="none",
+        epochs_scratch=1,
+        limit=100,
+        out=str(tmp_path),
+        executor="in-process",
+        quiet=True,
+    )
+    row = frame.iloc[0]
+    assert row["status"] == "ok", row["error"]
+    assert row["model"] == "TinyNet" and row["test_accuracy"] >= 0
+
+
+def test_only_constructors_that_take_include_top_and_input_shape_are_backbones():
+    assert registry.is_backbone(keras.applications.ResNet50)
+    assert registry.is_backbone(tiny_backbone)
+    assert not registry.is_backbone(perceptual_similarity)
+    assert not registry.is_backbone(len)  # a builtin without a readable signature

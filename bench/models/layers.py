@@ -17,7 +17,8 @@ class ToFloat(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="bench")
 class Preprocess(keras.layers.Layer):
-    """Applies `keras.applications.<module>.preprocess_input` (that module's own function).
+    """Applies `keras.applications.<module>.preprocess_input` (that module's own function; a
+    dotted `module` names any module with a `preprocess_input`).
 
     Running it inside the model puts it on the accelerator and makes it impossible to forget
     or to apply twice.
@@ -26,7 +27,8 @@ class Preprocess(keras.layers.Layer):
     def __init__(self, module: str, **kwargs):
         super().__init__(**kwargs)
         self.module = module
-        self._fn = importlib.import_module(f"keras.applications.{module}").preprocess_input
+        path = module if "." in module else f"keras.applications.{module}"
+        self._fn = importlib.import_module(path).preprocess_input
 
     def call(self, inputs):
         # preprocess_input divides in place on some backends: give it its own copy.

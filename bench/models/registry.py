@@ -5,11 +5,19 @@ models), so a Keras upgrade that adds a constructor shows up here and in `bench 
 the tables below only add what Keras does not expose: the input size its weights were trained
 at, its published ImageNet top-1, and the family's preprocessing mode, which a test checks
 against each module's own `preprocess_input`.
+
+A future Keras cannot break this: what is not an image backbone (a constructor without
+`include_top` and `input_shape`, such as `keras.applications.LPIPS`, a perceptual-similarity
+network) is left out, and a backbone from a module these tables do not know is still usable,
+with its module's own `preprocess_input`, and a one-line warning when it is chosen that says
+what bench does not know about it.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -17,6 +25,8 @@ import keras
 
 from bench.errors import BenchError, did_you_mean
 from bench.models import baselines
+
+log = logging.getLogger("bench")
 
 # How each `keras.applications` module's preprocess_input transforms raw 0-255 RGB.
 # "built-in": the model rescales inside itself and preprocess_input is a pass-through.
@@ -113,19 +123,36 @@ class ModelSpec:
     name: str
     family: str
     build: Callable[..., keras.Model]
-    preprocessing: str  # caffe | tf | torch | built-in
-    module: str | None  # keras.applications module whose preprocess_input applies
+    preprocessing: str  # caffe | tf | torch | built-in | unknown (a module bench does not know)
+    module: str | None  # module whose preprocess_input applies (short: keras.applications.NAME)
     default_size: int
     min_size: int = 32
     imagenet_top1: float | None = None
     pretrained: bool = True  # False: a from-scratch baseline with no ImageNet weights
     native_size: int | None = None  # baselines defined at one input size always run at it
+    unknown: str | None = None  # what bench does not know of a backbone from a new module
 
     def preprocess_input(self) -> Callable | None:
         """The module's own preprocess_input, or None where the model rescales by itself."""
         if self.module is None:
             return None
-        return importlib.import_module(f"keras.applications.{self.module}").preprocess_input
+        return preprocess_function(self.module)
+
+
+def preprocess_function(module: str) -> Callable:
+    """`preprocess_input` of a `keras.applications` module (short name) or of any module."""
+    path = module if "." in module else f"keras.applications.{module}"
+    return importlib.import_module(path).preprocess_input
+
+
+def is_backbone(constructor: Callable) -> bool:
+    """An image backbone's constructor takes `include_top` and `input_shape`, as every
+    `keras.applications` classifier does; anything else there is not one (LPIPS, say)."""
+    try:
+        parameters = inspect.signature(constructor).parameters
+    except (TypeError, ValueError):
+        return False
+    return {"include_top", "input_shape"} <= set(parameters)
 
 
 def _family(module: str) -> str:
@@ -135,22 +162,44 @@ def _family(module: str) -> str:
 def _discover_backbones() -> dict[str, ModelSpec]:
     specs = {}
     for name, ctor in vars(keras.applications).items():
-        if not (callable(ctor) and name[:1].isupper()):
+        if not (callable(ctor) and name[:1].isupper() and is_backbone(ctor)):
             continue
         module = ctor.__module__.rsplit(".", 1)[-1]  # keras.src.applications.resnet -> resnet
-        if module not in PREPROCESSING:
-            raise RuntimeError(f"keras.applications.{name} comes from an unknown module {module}")
-        specs[name] = ModelSpec(
-            name=name,
-            family=_family(module),
-            build=ctor,
-            preprocessing=PREPROCESSING[module],
-            module=module,
-            default_size=DEFAULT_SIZE.get(name, 224),
-            min_size=MIN_SIZE.get(name, 32),
-            imagenet_top1=IMAGENET_TOP1.get(name),
-        )
+        if module in PREPROCESSING:
+            specs[name] = ModelSpec(
+                name=name,
+                family=_family(module),
+                build=ctor,
+                preprocessing=PREPROCESSING[module],
+                module=module,
+                default_size=DEFAULT_SIZE.get(name, 224),
+                min_size=MIN_SIZE.get(name, 32),
+                imagenet_top1=IMAGENET_TOP1.get(name),
+            )
+        else:
+            specs[name] = _unknown_backbone(name, ctor, module)
     return specs
+
+
+def _unknown_backbone(name: str, ctor: Callable, module: str) -> ModelSpec:
+    """A backbone from a module the tables above do not know: its module's own
+    preprocess_input if it has one (else none: the model must rescale by itself), input size
+    224, no published top-1."""
+    own = hasattr(importlib.import_module(ctor.__module__), "preprocess_input")
+    preprocessing = "its module's preprocess_input" if own else "none"
+    return ModelSpec(
+        name=name,
+        family=module,
+        build=ctor,
+        preprocessing="unknown",
+        module=ctor.__module__ if own else None,
+        default_size=DEFAULT_SIZE.get(name, 224),
+        unknown=(
+            f"keras.applications.{name} comes from module {ctor.__module__}, which bench does "
+            f"not know: preprocessing {preprocessing} (mode unchecked), input size 224 assumed, "
+            "no ImageNet top-1"
+        ),
+    )
 
 
 def _baselines() -> dict[str, ModelSpec]:
@@ -167,15 +216,25 @@ def _baselines() -> dict[str, ModelSpec]:
     return {simple.name: simple}
 
 
-REGISTRY: dict[str, ModelSpec] = {**_discover_backbones(), **_baselines()}
-
-
 def _key(name: str) -> str:
     return name.lower().replace("-", "").replace("_", "")
 
 
-_BY_KEY = {_key(n): s for n, s in REGISTRY.items()}
-FAMILIES = sorted({s.family for s in REGISTRY.values()})
+REGISTRY: dict[str, ModelSpec] = {}
+_BY_KEY: dict[str, ModelSpec] = {}
+FAMILIES: list[str] = []
+
+
+def discover() -> None:
+    """(Re)build the registry from `keras.applications` as it is now, in place."""
+    REGISTRY.clear()
+    REGISTRY.update({**_discover_backbones(), **_baselines()})
+    _BY_KEY.clear()
+    _BY_KEY.update({_key(n): s for n, s in REGISTRY.items()})
+    FAMILIES[:] = sorted({s.family for s in REGISTRY.values()})
+
+
+discover()
 
 
 def get(name: str) -> ModelSpec:
@@ -208,4 +267,7 @@ def select(patterns: Iterable[str]) -> list[ModelSpec]:
         raise BenchError(
             "no models chosen: give --models (e.g. all, family:resnet, ResNet50) or --suite"
         )
+    for spec in chosen.values():
+        if spec.unknown:
+            log.warning(spec.unknown)
     return list(chosen.values())
