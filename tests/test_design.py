@@ -4,6 +4,7 @@ flags, the README's tables and the data sets' list are derived from their declar
 from __future__ import annotations
 
 import ast
+import re
 import dataclasses
 
 import numpy as np
@@ -72,6 +73,66 @@ def test_a_cycle_would_be_found():
     assert find_cycle(graph) is not None
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+# The layers of bench/, in the order data flows through them: each imports only from the
+# layers before it. bench.errors may be imported by all; the top-level modules (api, cli,
+# commands, reference) by none, and they may import every layer.
+LAYERS = [
+    "common",
+    "settings",
+    "data",
+    "models",
+    "measure",
+    "training",
+    "results",
+    "execution",
+    "reports",
+]
+IMPORTABLE_BY_ALL = {"bench.errors"}
+
+
+def layer_of(module: str) -> int | None:
+    """The module's place in LAYERS; None for a top-level module."""
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def layering_violations(graph: dict[str, set[str]]) -> list[str]:
+    wrong = []
+    for name, imported in sorted(graph.items()):
+        own = layer_of(name)
+        if own is None:
+            continue
+        for other in sorted(imported - IMPORTABLE_BY_ALL):
+            if layer_of(other) is None or layer_of(other) > own:
+                wrong.append(f"{name} imports {other}")
+    return wrong
+
+
+def test_each_layer_imports_only_from_the_layers_before_it():
+    graph = {name: imported_modules(name) for name in MODULES}
+    assert set(LAYERS) == {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert layering_violations(graph) == []
+
+
+def test_a_layering_violation_would_be_found():
+    assert layering_violations({"bench.measure.cost": {"bench.reports.tables"}}) == [
+        "bench.measure.cost imports bench.reports.tables"
+    ]
+    assert layering_violations({"bench.data.folder": {"bench.api"}}) != []
+    assert (
+        layering_violations({"bench.reports.tables": {"bench.measure.cost", "bench.errors"}}) == []
+    )
+
+
+@pytest.mark.parametrize("package", [n for n, p in MODULES.items() if p.name == "__init__.py"])
+def test_each_package_says_what_it_holds_what_it_may_import_and_how_to_add_to_it(package):
+    text = ast.get_docstring(ast.parse(MODULES[package].read_text())) or ""
+    if package == "bench":
+        return  # the package itself: bench.run, bench.dry_run, BenchError
+    assert "May import" in text, f"{package}'s docstring does not say what it may import"
+    assert re.search(r"\bAdd(ing)? ", text), f"{package}'s docstring does not say how to add to it"
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))

@@ -2,9 +2,15 @@
 
 `load_dataset("cifar10" | "cifar100" | "digits" | "folder:PATH", settings)` returns a
 `Dataset`; `bench.data.splits` carves the validation split from its training images, unless
-the data set brings a validation split of its own (a folder's `val/`). Adding a data set is
-one loader and one line in `DATASETS`: the `--dataset` help, the error for an unknown name and
-the README's list all come from this table.
+the data set brings a validation split of its own (a folder's `val/`). Also here: the decoded
+image cache (`cache`) and the suite's data set shared with every run's process as
+memory-mapped files (`shared_memory`).
+
+May import: `bench.common`, `bench.errors`, `bench.settings`.
+
+Adding a data set is one loader, `load(*, argument, settings) -> Dataset`, and one line in
+`DATASETS`: the `--dataset` help, the error for an unknown name and the reference's list all
+come from this table.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ weights kept from a run or loaded from a folder (`weights`).
 May import: `bench.common`, `bench.errors`, `bench.settings`, `bench.data`.
 
 Adding a from-scratch baseline is one function in `baselines.py` that builds the network from
-its input shape and class count, and one line in `baselines.BASELINES`; `bench list`,
-`--models` and the reference pick it up from there. A new `keras.applications` backbone needs
-nothing: the registry finds it (see `registry.FAMILIES` to give its module a family and its
-preprocessing).
+its input shape and class count, decorated with `@baseline(...)`; `bench list`, `--models` and
+the runs pick it up from there. A new `keras.applications` backbone needs nothing: the registry
+finds it, and a line in `registry.PREPROCESSING` (its module's preprocessing mode, checked by a
+test against the module's own `preprocess_input`) makes its module known.
 """

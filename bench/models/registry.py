@@ -203,17 +203,19 @@ def _unknown_backbone(name: str, ctor: Callable, module: str) -> ModelSpec:
 
 
 def _baselines() -> dict[str, ModelSpec]:
-    simple = ModelSpec(
-        name="simple_cnn",
-        family="baseline",
-        build=baselines.simple_cnn,
-        preprocessing="built-in",
-        module=None,
-        default_size=32,
-        pretrained=False,
-        native_size=32,
-    )
-    return {simple.name: simple}
+    return {
+        name: ModelSpec(
+            name=name,
+            family="baseline",
+            build=build,
+            preprocessing="built-in",
+            module=None,
+            default_size=native_size or 224,
+            pretrained=False,
+            native_size=native_size,
+        )
+        for name, (build, native_size) in baselines.BASELINES.items()
+    }
 
 
 def _key(name: str) -> str:

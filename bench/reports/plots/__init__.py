@@ -3,6 +3,11 @@
 Each figure is a function of the comparison and its ranking that returns a matplotlib figure, or
 raises `Missing` with the reason it cannot be drawn (no GPU memory on a CPU, one epoch, ...);
 then the file still gets written, holding that reason, so a paper's figure list never breaks.
+
+May import: what `bench.reports` may, and `bench.reports.comparison` and `statistics`.
+
+Adding a figure is one function in a module here (scatter, bars, curves, classes) and one line
+in `FIGURES`: `bench plot`, report.html and MLflow's artifacts all draw from that table.
 """
 
 from __future__ import annotations
