@@ -1,5 +1,5 @@
-"""The rows a run writes to the results files (`bench.results.schema` declares their columns): the
-fields every row of a run shares, one phase's rows, and the row of a failed run."""
+"""The rows a run writes to the results files (`bench.results.schema` declares their columns):
+the fields every row of a run shares, one phase's rows, and the row of a failed run."""
 
 from __future__ import annotations
 
@@ -42,48 +42,45 @@ def base_row(
     }
 
 
+def phase_row(base: dict, result: PhaseResult, settings: Settings) -> dict:
+    """One phase's row of runs.csv, each column taken by its name: first from what is worked
+    out here, then from the phase result (its fields and properties), its test metrics, and
+    the fields the run's rows share. A new column is its schema line and the code that
+    measures it under the same name."""
+    train_acc, val_acc = result.at_best("accuracy"), result.at_best("val_accuracy")
+    per_epoch = result.time_per_epoch_s
+    derived = {
+        "status": "ok",
+        "epochs_run": len(result.epochs),
+        "unfreeze": settings.unfreeze if result.phase == "finetune" else None,
+        "bn_mode": "train" if result.phase == "scratch" else "frozen",
+        "train_accuracy": train_acc,
+        "val_accuracy": val_acc,
+        "overfit_gap": train_acc - val_acc,
+        "efficiency": efficiency(result.test["test_accuracy"], result.params_total),
+        "first_epoch_s": result.epoch_seconds[0],
+        "frozen_mode": settings.frozen_mode if result.phase == "frozen" else "end-to-end",
+        "train_images_per_s": base["train_size"] / per_epoch if per_epoch else None,
+    }
+    values = {}
+    for name in schema.names("runs"):
+        if name in derived:
+            values[name] = derived[name]
+        elif hasattr(result, name):
+            values[name] = getattr(result, name)
+        elif name in result.test:
+            values[name] = result.test[name]
+        elif name in base:
+            values[name] = base[name]
+    return schema.row("runs", **values)
+
+
 def add_phase_rows(
     tables: dict, base: dict, result: PhaseResult, settings: Settings, class_names: list[str]
 ) -> None:
+    """The phase's rows of every results file: runs, epochs, classes, confusion."""
     run_id, test = base["run_id"], result.test
-    train_acc, val_acc = result.at_best("accuracy"), result.at_best("val_accuracy")
-    per_epoch = result.time_per_epoch_s
-    row = {
-        **base,
-        "status": "ok",
-        "phase": result.phase,
-        "epochs_run": len(result.epochs),
-        "best_epoch": result.best_epoch,
-        "learning_rate": result.learning_rate,
-        "unfreeze": settings.unfreeze if result.phase == "finetune" else None,
-        "bn_mode": "train" if result.phase == "scratch" else "frozen",
-        "params_total": result.params_total,
-        "params_trainable": result.params_trainable,
-        "gmacs": base.get("gmacs"),
-        "train_accuracy": train_acc,
-        "val_accuracy": val_acc,
-        "test_accuracy": test["test_accuracy"],
-        "test_top5_accuracy": test["test_top5_accuracy"],
-        "test_macro_f1": test["test_macro_f1"],
-        "overfit_gap": train_acc - val_acc,
-        "efficiency": efficiency(test["test_accuracy"], result.params_total),
-        "time_per_epoch_s": per_epoch,
-        "first_epoch_s": result.epoch_seconds[0],
-        "compile_s": result.compile_s,
-        "compile_cache_hits": result.compile_cache_hits,
-        "train_time_s": result.train_time_s,
-        "features_time_s": result.features_time_s,
-        "frozen_mode": settings.frozen_mode if result.phase == "frozen" else "end-to-end",
-        "train_images_per_s": base["train_size"] / per_epoch if per_epoch else None,
-        "infer_images_per_s": result.infer_images_per_s,
-        "infer_batch_size": result.infer_batch_size,
-        "data_wait_share": result.data_wait_share,
-        "peak_gpu_mem_mb": result.peak_gpu_mem_mb,
-        "peak_gpu_mem_nvml_mb": result.peak_gpu_mem_nvml_mb,
-        "peak_host_rss_mb": result.peak_host_rss_mb,
-        "weights_files": result.weights_files,
-    }
-    tables["runs"].append(schema.row("runs", **row))
+    tables["runs"].append(phase_row(base, result, settings))
     tables["epochs"] += [
         schema.row("epochs", run_id=run_id, phase=result.phase, **e) for e in result.epochs
     ]
