@@ -97,9 +97,7 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     out.add_argument(
         "--in-process",
-        action="store_const",
-        dest="executor",
-        const="in-process",
+        action="store_true",
         help="the same as --executor in-process: every run in this process (debugging only: "
         "GPU memory then carries over from run to run)",
     )

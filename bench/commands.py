@@ -13,6 +13,13 @@ from bench.settings import FIELDS
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.in_process:  # the same as --executor in-process, and at odds with any other
+        if args.executor not in (None, "in-process"):
+            other = "Ray" if args.executor == "ray" else f"--executor {args.executor}"
+            raise BenchError(
+                f"--in-process runs every run in this process: drop it to run on {other}"
+            )
+        args.executor = "in-process"
     if args.dry_run:
         return _dry_run(args)
     from bench.api import run
