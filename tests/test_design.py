@@ -4,8 +4,8 @@ flags, the README's tables and the data sets' list are derived from their declar
 from __future__ import annotations
 
 import ast
-import re
 import dataclasses
+import re
 
 import numpy as np
 import pytest

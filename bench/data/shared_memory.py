@@ -28,9 +28,9 @@ class SharedDataset:
         self.folder: Path | None = None
 
     def __enter__(self) -> SharedDataset:
-        root = cache_root() / "suites"
+        root = copies_folder()
         root.mkdir(parents=True, exist_ok=True)
-        remove_stale_copies(root)
+        remove_stale_copies()
         self.folder = Path(tempfile.mkdtemp(dir=root, prefix=f"{os.getpid()}-"))
         for name in ARRAYS:
             array = getattr(self.dataset, name)
@@ -48,8 +48,15 @@ class SharedDataset:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def remove_stale_copies(root: Path) -> None:
+def copies_folder() -> Path:
+    return cache_root() / "suites"
+
+
+def remove_stale_copies() -> None:
     """Remove the data copies of suites whose process is gone (killed with SIGKILL)."""
+    root = copies_folder()
+    if not root.is_dir():
+        return
     for folder in root.iterdir():
         pid = folder.name.split("-", 1)[0]
         if pid.isdigit() and not psutil.pid_exists(int(pid)):

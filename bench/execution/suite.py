@@ -17,6 +17,7 @@ import pandas as pd
 from bench.common.hashing import stable_hash
 from bench.data import load_dataset
 from bench.data.dataset import Dataset
+from bench.data.shared_memory import remove_stale_copies
 from bench.data.splits import split_indices
 from bench.errors import BenchError
 from bench.execution.executors import EXECUTORS
@@ -100,6 +101,7 @@ def run_suite(
     runs = plan(settings, models, dataset)
     store = ResultsStore(settings.out)
     store.remove_temporary_files()  # left by a suite killed while writing
+    remove_stale_copies()  # the data copies of killed suites, whatever the executor now
     recorded = {} if force else store.recorded_phases()
     pending = [r for r in runs if not is_recorded(r, recorded)]
     for run in runs:
