@@ -105,7 +105,9 @@ def update(text: str, names: list[str] | None = None) -> str:
             raise ValueError("the text has no generated section")
     for name in names:
         if section(text, name) is None:
-            raise ValueError(f"{PAGES[name].name} has no markers for the generated section '{name}'")
+            raise ValueError(
+                f"{PAGES[name].name} has no markers for the generated section '{name}'"
+            )
         made = SECTIONS[name]()
         text = _pattern(name).sub(lambda m, made=made: m.group(1) + made + m.group(3), text)
     return text

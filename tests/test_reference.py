@@ -14,7 +14,7 @@ import pytest
 
 from bench import reference
 from bench.settings import FIELDS
-from tests.conftest import ROOT, bench_main
+from tests.helpers import ROOT, bench_main
 
 MODULES = {
     ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): path
@@ -63,7 +63,8 @@ def test_a_stale_table_is_noticed():
     assert reference.update(stale, reference.sections_on(page)) == text
     assert reference.update(stale) == text  # by default: every section the text holds
     results = reference.PAGES["runs.csv"]
-    assert reference.sections_on(results) == [f"{t}.csv" for t in ("runs", "epochs", "classes", "confusion")]
+    tables = ("runs", "epochs", "classes", "confusion")
+    assert reference.sections_on(results) == [f"{t}.csv" for t in tables]
     with pytest.raises(ValueError, match="settings"):
         reference.update(results.read_text(), ["settings"])
 
@@ -102,6 +103,15 @@ def test_every_document_the_code_readme_and_docs_cite_is_in_the_repository():
     assert "PROTOCOL.md" not in everything
 
 
+def test_every_source_file_the_readme_and_docs_name_exists():
+    """A module, test or benchmark renamed or removed must not live on in the documentation."""
+    text = (ROOT / "README.md").read_text() + "".join(page.read_text() for page in PAGES)
+    named = set(re.findall(r"\b(?:bench|tests|benchmarks)/[\w/.-]+\.(?:py|j2)\b", text))
+    assert "bench/results/schema.py" in named
+    for path in named:
+        assert (ROOT / path).exists(), f"the documentation names {path}, which does not exist"
+
+
 def test_the_readme_is_short():
     size = (ROOT / "README.md").stat().st_size
     assert size <= README_LIMIT, (
@@ -117,11 +127,13 @@ def test_every_page_is_in_the_sites_navigation():
 
 @pytest.mark.skipif(
     importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None,
-    reason="mkdocs and mkdocs-material are not installed: pip install 'mkdocs>=1.6' 'mkdocs-material>=9'",
+    reason="the site is not built: mkdocs and mkdocs-material are not installed "
+    "(pip install 'mkdocs>=1.6' 'mkdocs-material>=9')",
 )
 def test_the_documentation_site_builds_with_no_warning(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", "mkdocs.yml", "-d", str(tmp_path)],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", "mkdocs.yml"]
+        + ["-d", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
