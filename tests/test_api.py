@@ -7,15 +7,17 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 import bench
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def python_blocks(markdown: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", markdown, flags=re.S)
 
 
+@pytest.mark.slow
 def test_the_readmes_example_runs_as_a_plain_script_and_is_recorded_once(tmp_path):
     """As `python file.py`, with no __main__ guard: the run processes must not import it."""
     blocks = python_blocks((ROOT / "README.md").read_text())

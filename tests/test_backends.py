@@ -14,11 +14,7 @@ import pytest
 
 from bench.models import registry
 from bench.models.classifier import build_classifier
-from tests.conftest import ROOT, bench_main
-
-needs_jax = pytest.mark.skipif(
-    importlib.util.find_spec("jax") is None, reason="JAX not installed (pip install -e .[jax])"
-)
+from tests.helpers import ROOT, bench_main, needs_jax
 
 PREDICT_ON_JAX = """
 import sys, numpy as np, keras
@@ -32,6 +28,7 @@ np.save(sys.argv[3], classifier.model.predict(np.load(sys.argv[2]), verbose=0))
 """
 
 
+@pytest.mark.slow
 @needs_jax
 @pytest.mark.parametrize("model", ["simple_cnn", "MobileNetV2"])
 def test_same_weights_same_predictions_on_tensorflow_and_jax(tmp_path, model):
@@ -58,6 +55,7 @@ def test_same_weights_same_predictions_on_tensorflow_and_jax(tmp_path, model):
     np.testing.assert_allclose(np.load(on_jax) / scale, on_tf / scale, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_a_run_end_to_end_on_another_backend(tmp_path, backend, capsys, monkeypatch):
     if importlib.util.find_spec(backend) is None:

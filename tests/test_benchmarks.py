@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def load(name: str):
@@ -32,6 +32,7 @@ def test_throughput_writes_the_harness_figures(tmp_path, capsys):
     assert "simple_cnn: harness train" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_frozen_features_compares_both_modes(tmp_path):
     saved = tmp_path / "features.json"
     args = ["--model", "MobileNetV3Small", "--image-size", "32", "--epochs", "2", "--limit", "100"]
@@ -60,6 +61,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_the_torch_side_times_training_and_inference():
     """timm cannot be imported on this CPU (no matching torchvision); the timing loop it goes
     through is checked on a small PyTorch network, in its own process (without TensorFlow)."""
@@ -71,6 +73,7 @@ def test_the_torch_side_times_training_and_inference():
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_augment_compares_on_off_and_keras_layers(tmp_path):
     saved = tmp_path / "augment.json"
     args = ["--model", "simple_cnn", "--image-size", "32", "--batch-size", "16", "--steps", "2"]
@@ -82,6 +85,7 @@ def test_augment_compares_on_off_and_keras_layers(tmp_path):
     assert record["ratios"]["on/off"] == record["best"]["on"] / record["best"]["off"]
 
 
+@pytest.mark.slow
 def test_suite_measures_each_model_and_labels_the_projection(tmp_path):
     saved, out = tmp_path / "suite.json", tmp_path / "results"
     args = ["--models", "MobileNetV3Small", "--dataset", "digits", "--image-size", "32"]

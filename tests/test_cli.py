@@ -13,8 +13,7 @@ import bench
 from bench.common import native_logs
 from bench.execution.progress import print_table
 from bench.results import schema
-from tests.conftest import ROOT, bench_main, random_weights, run_cli, run_here
-from tests.test_data import split_layout
+from tests.helpers import ROOT, bench_main, random_weights, run_cli, run_here, split_layout
 
 PHASE_ONLY = {"unfreeze": {"finetune"}}  # columns that belong to one phase only
 GPU_ONLY = {"peak_gpu_mem_mb", "peak_gpu_mem_nvml_mb", "gpu_ids"}  # empty, never 0, on a CPU
@@ -58,6 +57,7 @@ def real_run(weights_file, tmp_path_factory):
     return run_cli(*args), out, args
 
 
+@pytest.mark.slow
 def test_real_run_writes_every_documented_column(real_run):
     result, out, _ = real_run
     assert result.returncode == 0, result.stderr[-2000:]
@@ -111,6 +111,7 @@ def test_real_run_writes_every_documented_column(real_run):
     assert set(classes["class_name"]) >= {"airplane", "truck"}, "classes, not 'train' and 'val'"
 
 
+@pytest.mark.slow
 def test_output_holds_no_native_log_lines(real_run):
     """TensorFlow's C++ lines (oneDNN, cuInit...) never reach the user without --debug."""
     result, _, _ = real_run
@@ -119,6 +120,7 @@ def test_output_holds_no_native_log_lines(real_run):
     assert "cuInit" not in output and "absl::InitializeLog" not in output
 
 
+@pytest.mark.slow
 def test_run_ends_with_the_report_of_its_suite(real_run):
     result, out, _ = real_run
     assert "ranked by test accuracy" in result.stdout
@@ -131,6 +133,7 @@ def test_run_ends_with_the_report_of_its_suite(real_run):
     assert "<td>MobileNetV3Small</td>" in page and "report.html" in result.stdout
 
 
+@pytest.mark.slow
 def test_env_json_records_the_environment_and_each_rows_settings(real_run, capsys):
     _, out, _ = real_run
     recorded = json.loads((out / "env.json").read_text())

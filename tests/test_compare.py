@@ -1,5 +1,5 @@
 """`bench compare`: two results folders (or two settings of one) with known values
-(tests/results_fixture.py); differences, ratios and Welch's p-values checked against a hand
+(tests/helpers.py); differences, ratios and Welch's p-values checked against a hand
 computation."""
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tests.conftest import bench_main
-from tests.results_fixture import runs, write_fixture
+from tests.helpers import bench_main, runs, write_fixture
 
 
 @pytest.fixture

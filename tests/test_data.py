@@ -16,7 +16,7 @@ from PIL import Image
 from bench.data import load_dataset
 from bench.data.splits import make_splits
 from bench.errors import BenchError
-from tests.conftest import CIFAR_MINI
+from tests.helpers import CIFAR_MINI, split_layout, write_images
 
 
 def test_digits_is_uint8_rgb_with_ten_classes():
@@ -59,14 +59,6 @@ def test_split_indices_never_overlap():
     assert set(np.bincount(s.y_val)) == {4}, "stratified: 4 validation images per class"
 
 
-def write_images(folder: Path, count: int, size: int, mode: str = "RGB") -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(len(str(folder)))
-    for i in range(count):
-        pixels = rng.integers(0, 256, (size, size, len(mode)), dtype=np.uint8)
-        Image.fromarray(pixels.squeeze(), mode).save(folder / f"{i}.png")
-
-
 def test_folder_with_train_and_test_converts_gray_and_rgba(tmp_path):
     write_images(tmp_path / "train" / "cat", 6, 20, "L")
     write_images(tmp_path / "train" / "dog", 6, 20, "RGBA")
@@ -92,20 +84,6 @@ def test_real_cifar10_jpeg_fixture():
     assert data.num_classes == 10 and "airplane" in data.class_names
     assert data.x_train.shape == (120, 32, 32, 3) and data.x_test.shape == (60, 32, 32, 3)
     assert data.x_val is None, "no val/ folder: validation is carved from train"
-
-
-def split_layout(root: Path, val: str | None = "val", test: bool = True) -> Path:
-    """The fixture as train/ (+ val/ carved from its train images) (+ test/)."""
-    shutil.copytree(CIFAR_MINI / "train", root / "train")
-    if val:
-        for folder in sorted((root / "train").iterdir()):
-            target = root / val / folder.name
-            target.mkdir(parents=True)
-            for image in sorted(folder.iterdir())[:3]:  # 3 of each class's 12
-                image.rename(target / image.name)
-    if test:
-        shutil.copytree(CIFAR_MINI / "test", root / "test")
-    return root
 
 
 @pytest.mark.parametrize("val", ["val", "valid", "validation"])
@@ -146,7 +124,6 @@ def test_the_fingerprint_follows_the_images(tmp_path):
 
 def test_an_image_too_big_to_decode_safely_is_skipped_and_counted(tmp_path, monkeypatch, caplog):
     """Pillow refuses images above twice MAX_IMAGE_PIXELS (a 14000x14000 JPEG by default)."""
-    from PIL import Image
 
     root = tmp_path / "data"
     for name in ("a", "b"):

@@ -16,7 +16,7 @@ from bench.data import DataSource, as_dataset
 from bench.errors import BenchError
 from bench.results import ResultsStore, schema
 from bench.settings import FIELDS, Settings
-from tests.conftest import ROOT, bench_main
+from tests.helpers import ROOT, bench_main
 
 PACKAGE = ROOT / "bench"
 MODULES = {

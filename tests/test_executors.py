@@ -13,7 +13,7 @@ from bench.execution.executors import EXECUTORS, Executor, OneAtATime
 from bench.execution.executors.in_process import InProcess
 from bench.execution.progress import SilentReporter
 from bench.settings import FIELDS, Settings, allowed_values
-from tests.conftest import bench_main
+from tests.helpers import bench_main
 
 TINY = dict(dataset="digits", weights="none", epochs_scratch=1, limit=100, test_limit=60)
 

@@ -19,9 +19,8 @@ from bench.reports.plots.base import Missing, plain_log_axis, short_label
 from bench.reports.plots.classes import per_class_accuracy
 from bench.reports.plots.curves import continuous_epochs, training_curves
 from bench.reports.plots.scatter import accuracy_vs, pareto_front
-from tests import results_fixture
-from tests.conftest import run_here
-from tests.results_fixture import run_row, runs, write_fixture
+from tests import helpers
+from tests.helpers import run_here, run_row, runs, write_fixture
 
 matplotlib.use("Agg")
 
@@ -126,7 +125,7 @@ def test_bench_plot_command(tmp_path, capsys):
 
 def test_per_class_labels_are_readable_and_long_class_names_cut(tmp_path, monkeypatch):
     long_name = "a class name far too long for any axis"
-    monkeypatch.setattr(results_fixture, "CLASSES", ["cat", long_name, "ship"])
+    monkeypatch.setattr(helpers, "CLASSES", ["cat", long_name, "ship"])
     rows = [run_row(m, "scratch", 0, 0.7, weights="none") for m in ("simple_cnn", "VGG16")]
     comparison = load_comparison(write_fixture(tmp_path, rows))
     figure = per_class_accuracy(comparison, statistics.ranking(comparison))

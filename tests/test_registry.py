@@ -14,7 +14,7 @@ import bench
 from bench.errors import BenchError
 from bench.models import registry
 from bench.models.classifier import build_classifier
-from tests.conftest import bench_main
+from tests.helpers import bench_main
 
 
 def keras_constructors() -> set[str]:

@@ -12,7 +12,7 @@ import pytest
 
 import bench
 from bench.reports import tables
-from tests.conftest import ROOT, bench_main
+from tests.helpers import ROOT, bench_main
 
 BEFORE = ROOT / "tests" / "fixtures" / "results-bcc3e6b"
 RUN_IDS = {"simple_cnn": "b4e20054cd70", "DenseNet121": "04ab64e20f5f"}

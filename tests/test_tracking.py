@@ -10,7 +10,7 @@ import bench
 from bench.errors import BenchError
 from bench.reports.tracking import EPOCH_METRICS, KEY, log_results, tracking_uri
 from bench.results import ResultsStore, schema
-from tests.conftest import ROOT, bench_main
+from tests.helpers import ROOT, bench_main
 
 mlflow = pytest.importorskip("mlflow", reason="the extra .[mlflow] (CI installs it)")
 TINY = dict(dataset="digits", weights="none", epochs_scratch=2, limit=120, seeds=[0, 1])
@@ -68,6 +68,7 @@ def assert_logged_as_written(folder, uri: str | None = None) -> None:
     assert len(suites) == 1 and len(by_key[suites[0]]) == 1
 
 
+@pytest.mark.slow
 def test_every_figure_and_epoch_is_logged_as_written(tracked):
     assert_logged_as_written(tracked)
     (suite,) = [runs[0] for key, runs in logged(tracked).items() if key.startswith("suite:")]
@@ -76,6 +77,7 @@ def test_every_figure_and_epoch_is_logged_as_written(tracked):
     assert {"ranking.md", "ranking.tex", "summary.csv", "plots"} <= names
 
 
+@pytest.mark.slow
 def test_resume_and_force_keep_one_mlflow_run_per_bench_run(tracked):
     before = {key: len(runs) for key, runs in logged(tracked).items()}
     in_process = {"executor": "in-process", "quiet": True, **TINY}
@@ -86,6 +88,7 @@ def test_resume_and_force_keep_one_mlflow_run_per_bench_run(tracked):
     assert_logged_as_written(tracked)
 
 
+@pytest.mark.slow
 def test_export_logs_a_results_folder_the_same_way(tracked, tmp_path, monkeypatch, capsys):
     uri = f"sqlite:///{tmp_path}/elsewhere.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)

@@ -9,10 +9,11 @@ import signal
 import pandas as pd
 import pytest
 
-from tests.conftest import bench_main, random_weights
-from tests.test_robustness import (
+from tests.helpers import (
     TINY,
     assert_each_run_once_and_complete,
+    bench_main,
+    random_weights,
     start_suite,
     suite_args,
     wait_for_rows,
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.xdist_group("ray")
 RAY = ["--executor", "ray", "--cpus-per-run", "1"]
 
 
+@pytest.mark.slow
 def test_ray_runs_each_once_two_at_a_time_as_the_local_executor_would(
     tmp_path, capsys, monkeypatch
 ):
@@ -57,6 +59,7 @@ def test_ray_runs_each_once_two_at_a_time_as_the_local_executor_would(
     assert "ray" in pd.read_json(out / "env.json", typ="series")["environment"]
 
 
+@pytest.mark.slow
 def test_a_killed_driver_then_the_same_command_records_every_run_once(tmp_path, capsys):
     out = tmp_path / "results"
     args = [*suite_args(out, seeds="0,1,2"), *RAY]
@@ -86,6 +89,7 @@ def test_without_ray_installed_the_executor_is_one_line(monkeypatch, tmp_path, c
     assert code == 2 and "pip install -e '.[ray]'" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_ctrl_c_cancels_the_runs_in_flight_and_keeps_what_finished(tmp_path):
     out = tmp_path / "results"
     suite = start_suite([*suite_args(out, seeds="0,1,2,3"), *RAY])

@@ -16,7 +16,7 @@ from bench.models.classifier import build_classifier
 from bench.models.layers import Preprocess
 from bench.settings import Settings
 from bench.training.phases import head_of, run_phase
-from tests.conftest import bench_main, random_weights
+from tests.helpers import bench_main, random_weights
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,7 @@ def test_cached_features_are_the_frozen_backbones_pooled_outputs(resnet_weights)
     )
 
 
+@pytest.mark.slow
 def test_features_mode_trains_a_head_well_above_chance(resnet_weights):
     data = load_dataset("digits")
     splits = make_splits(data, 0.1, 0, 600, 300, 0)
@@ -71,6 +72,7 @@ def test_features_mode_trains_a_head_well_above_chance(resnet_weights):
     assert not np.array_equal(before[0], after[0]), "the classifier's own head was trained"
 
 
+@pytest.mark.slow
 def test_the_mode_is_recorded_in_every_row(tmp_path, capsys):
     out, weights = tmp_path / "results", random_weights("MobileNetV3Small", tmp_path)
     args = ["run", "--models", "MobileNetV3Small", "--weights", str(weights), "--dataset", "digits"]

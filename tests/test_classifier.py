@@ -9,7 +9,7 @@ import pytest
 from bench.errors import BenchError
 from bench.models import registry
 from bench.models.classifier import build_classifier, load_backbone
-from tests.conftest import random_weights
+from tests.helpers import random_weights
 
 
 def test_offline_imagenet_weights_name_the_file_and_the_folder(tmp_path, monkeypatch):

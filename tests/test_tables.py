@@ -1,5 +1,5 @@
 """bench report: aggregates over seeds, ranks and ties equal a hand computation on a fixture with
-known values (tests/results_fixture.py); the Markdown and LaTeX files parse as the right tables."""
+known values (tests/helpers.py); the Markdown and LaTeX files parse as the right tables."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from bench.errors import BenchError
 from bench.reports import statistics, tables
 from bench.reports.comparison import Comparison, load_comparison
 from bench.results import ResultsStore
-from tests.conftest import run_here
-from tests.results_fixture import run_row, write_fixture
+from tests.helpers import run_here, run_row, write_fixture
 
 T_975_2DF = 4.302653  # Student's t, 97.5th percentile, 2 degrees of freedom (from a t table)
 

@@ -21,9 +21,7 @@ from bench.models.classifier import build_classifier
 from bench.reports.comparison import load_comparison
 from bench.results import ResultsStore
 from bench.settings import Settings
-from tests.conftest import ROOT
-from tests.results_fixture import run_row, write_fixture
-from tests.test_backends import needs_jax
+from tests.helpers import ROOT, needs_jax, run_row, write_fixture
 
 H, W = 20, 24
 

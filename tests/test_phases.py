@@ -13,7 +13,7 @@ from bench.models import registry
 from bench.models.classifier import build_classifier
 from bench.settings import Settings
 from bench.training.phases import phases_for, run_phase, unfrozen_layers
-from tests.conftest import random_weights
+from tests.helpers import random_weights
 
 SETTINGS = Settings(
     image_size=32,

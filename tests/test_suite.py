@@ -1,18 +1,14 @@
 """Suites that survive: SIGKILL then resume gives every run exactly once; a failing run and a run
-out of memory cost that run only; every bad input is one clear line and a non-zero exit."""
+out of memory cost that run only; changed data runs again; debris of a killed suite is removed."""
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -22,54 +18,22 @@ from bench.errors import BenchError
 from bench.execution.one_run import Run, crashed, is_out_of_memory
 from bench.models import registry
 from bench.models.classifier import load_backbone
-from tests.conftest import ROOT, bench_main, random_weights, run_cli, run_here
-from tests.results_fixture import write_runs
-from tests.test_data import write_images
-
-TINY = ["--dataset", "digits", "--weights", "none", "--limit", "200", "--test-limit", "100"]
-TINY += ["--epochs-scratch", "2", "--batch-size", "32"]
-
-
-def suite_args(out: Path, seeds: str = "0,1") -> list[str]:
-    return ["run", "--models", "simple_cnn", "--seeds", seeds, "--out", str(out), *TINY]
-
-
-def assert_each_run_once_and_complete(out: Path, runs_expected: int) -> None:
-    runs = pd.read_csv(out / "runs.csv")
-    assert len(runs) == runs_expected and runs["run_id"].is_unique
-    assert (runs["status"] == "ok").all() and runs["test_accuracy"].notna().all()
-    epochs = pd.read_csv(out / "epochs.csv")
-    assert epochs.groupby("run_id").size().to_dict() == dict(
-        zip(runs["run_id"], runs["epochs_run"], strict=True)
-    )
-    assert not epochs.duplicated(["run_id", "phase", "epoch"]).any()
-    classes = pd.read_csv(out / "classes.csv")
-    assert (classes.groupby("run_id").size() == 10).all() and len(classes) == 10 * runs_expected
-    confusion = pd.read_csv(out / "confusion.csv")
-    counted = confusion.groupby("run_id")["count"].sum().to_dict()
-    assert counted == runs.set_index("run_id")["test_size"].to_dict()  # every test image once
+from tests.helpers import (
+    TINY,
+    assert_each_run_once_and_complete,
+    bench_main,
+    cli_error,
+    random_weights,
+    run_here,
+    run_row,
+    start_suite,
+    suite_args,
+    wait_for_rows,
+    write_runs,
+)
 
 
-def start_suite(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group: the test kills parent and children
-    )
-
-
-def wait_for_rows(path: Path, rows: int, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and len(pd.read_csv(path)) >= rows:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{path} never reached {rows} rows")
-
-
+@pytest.mark.slow
 def test_sigkill_then_resume_records_every_run_exactly_once(tmp_path, capsys):
     out = tmp_path / "results"
     suite = start_suite(suite_args(out))
@@ -92,6 +56,7 @@ def test_sigkill_then_resume_records_every_run_exactly_once(tmp_path, capsys):
     )
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_says_what_was_kept(tmp_path):
     out = tmp_path / "results"
     suite = start_suite(suite_args(out))
@@ -104,6 +69,7 @@ def test_ctrl_c_stops_cleanly_and_says_what_was_kept(tmp_path):
     assert_each_run_once_and_complete(out, len(pd.read_csv(out / "runs.csv")))
 
 
+@pytest.mark.slow
 def test_a_failing_run_is_a_failed_row_and_the_others_complete(tmp_path, capsys):
     """MobileNetV2 given weights saved from another architecture fails; simple_cnn runs."""
     weights = random_weights("MobileNetV3Small", tmp_path)
@@ -198,125 +164,6 @@ def test_weights_that_fit_only_part_of_the_backbone_are_an_error(monkeypatch):
         load_backbone(dataclasses.replace(spec, build=partly_loading), 32, "some.weights.h5")
 
 
-def cli_error(capsys, *argv: str) -> str:
-    """Run the command line in this process; return its one error line (exit must be 2)."""
-    code = cli.main(list(argv))
-    captured = capsys.readouterr()
-    assert code == 2, captured.out[-2000:] + captured.err[-2000:]
-    assert "Traceback" not in captured.err + captured.out
-    lines = [x for x in captured.err.splitlines() if x.startswith("bench: error:")]
-    assert len(lines) == 1, captured.err
-    return lines[0]
-
-
-def class_folders(root: Path, counts: dict[str, int]) -> Path:
-    for name, count in counts.items():
-        (root / name).mkdir(parents=True, exist_ok=True)
-        write_images(root / name, count, 8)
-    return root
-
-
-@pytest.fixture
-def run_args(tmp_path):
-    def make(*extra: str) -> list[str]:
-        return ["run", "--models", "simple_cnn", "--out", str(tmp_path / "out"), *TINY, *extra]
-
-    return make
-
-
-def test_bad_data_is_one_clear_line(tmp_path, capsys, run_args):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    cases = {
-        "unknown data set 'imagenet'": ["--dataset", "imagenet"],
-        "needs at least two class folders, found 0": ["--dataset", f"folder:{empty}"],
-        "holds no images": [
-            "--dataset",
-            f"folder:{class_folders(tmp_path / 'one_empty', {'a': 3, 'b': 0})}",
-        ],
-        "needs at least two class folders, found 1": [
-            "--dataset",
-            f"folder:{class_folders(tmp_path / 'single', {'a': 3})}",
-        ],
-        "data folder not found": ["--dataset", f"folder:{tmp_path / 'nowhere'}"],
-    }
-    different = tmp_path / "differ"
-    class_folders(different / "train", {"cat": 3, "dog": 3})
-    class_folders(different / "test", {"cat": 3, "cow": 3})
-    cases["train and test class folders differ"] = ["--dataset", f"folder:{different}"]
-    for message, extra in cases.items():
-        assert message in cli_error(capsys, *run_args(*extra)), message
-    assert not (tmp_path / "out" / "runs.csv").exists()
-
-
-def test_unreadable_hidden_and_non_image_files_are_skipped_and_counted(tmp_path, caplog):
-    from bench.data import load_dataset
-
-    root = class_folders(tmp_path / "data", {"a": 4, "b": 4})
-    (root / "a" / "truncated.png").write_bytes((root / "a" / "0.png").read_bytes()[:40])
-    (root / "a" / "notes.txt").write_text("not an image")
-    (root / "b" / ".hidden.png").write_bytes((root / "b" / "0.png").read_bytes())
-    (root / ".cache").mkdir()
-    with caplog.at_level(logging.WARNING, logger="bench"):
-        data = load_dataset(f"folder:{root}", test_fraction=0.25)
-    assert len(data.y_train) + len(data.y_test) == 8  # the eight real images only
-    assert data.class_names == ["a", "b"]
-    assert "skipped 1 non-image files" in caplog.text
-    assert "skipped 1 unreadable image files" in caplog.text
-
-
-def test_bad_models_sizes_and_weights_are_one_clear_line(tmp_path, capsys, run_args):
-    garbage = tmp_path / "garbage.weights.h5"
-    garbage.write_bytes(os.urandom(2048))
-    base = ["run", "--dataset", "digits", "--out", str(tmp_path / "out")]
-    cases = {
-        "unknown model 'resnet05'": ["--models", "resnet05"],
-        "unknown family": ["--models", "family:resnt"],
-        "InceptionV3 needs images of at least 75x75": [
-            "--models",
-            "InceptionV3",
-            "--image-size",
-            "64",
-        ],
-        "invalid setting image_size=16": ["--models", "simple_cnn", "--image-size", "16"],
-        "weights file not found": ["--models", "MobileNetV2", "--weights", "/nowhere.h5"],
-        "is not a Keras weights file": ["--models", "MobileNetV2", "--weights", str(garbage)],
-    }
-    for message, extra in cases.items():
-        assert message in cli_error(capsys, *base, *extra), message
-
-
-def test_bad_settings_are_one_clear_line(tmp_path, capsys, run_args):
-    files = {
-        "not valid TOML": "[defaults\n",
-        "unknown setting 'epoch_frozen'; did you mean epochs_frozen?": "[defaults]\n"
-        "epoch_frozen = 3\n",
-        "setting 'batch_size' must be of type int": "[defaults]\nbatch_size = 'big'\n",
-        "invalid setting epochs_scratch=-1": "[defaults]\nepochs_scratch = -1\n",
-        "invalid setting val_fraction=1.5": "[defaults]\nval_fraction = 1.5\n",
-    }
-    for message, text in files.items():
-        config = tmp_path / "bad.toml"
-        config.write_text(text)
-        run = ["run", "--config", str(config), "--models", "simple_cnn"]
-        assert message in cli_error(capsys, *run, "--out", str(tmp_path / "o")), message
-    assert "settings file not found" in cli_error(
-        capsys, "run", "--config", str(tmp_path / "none.toml"), "--models", "simple_cnn"
-    )
-
-
-def test_an_output_folder_that_cannot_be_written_is_refused_first(tmp_path, capsys, run_args):
-    blocked = tmp_path / "file"
-    blocked.write_text("a file where the folder should be")
-    message = cli_error(capsys, *run_args("--out", str(blocked / "results")))
-    assert "cannot write results to" in message
-
-
-def test_debug_lets_the_error_through_with_its_traceback(tmp_path):
-    with pytest.raises(BenchError, match="unknown model 'resnet05'"):
-        cli.main(["--debug", "run", "--models", "resnet05", "--dataset", "digits"])
-
-
 def test_two_suites_writing_one_folder_lose_no_rows(tmp_path):
     """Read-modify-write of the CSV files is serialised by a file lock across processes."""
     import multiprocessing
@@ -347,7 +194,6 @@ def test_in_process_runs_everything_here_on_the_loaded_backend(tmp_path, capsys,
 def test_ids_that_look_like_numbers_stay_text(tmp_path):
     """A hash may be all digits or read as a float (4e1712): rows must still match by id."""
     from bench.results import ResultsStore
-    from tests.results_fixture import run_row
 
     store = ResultsStore(tmp_path)
     for run_id, settings_hash in (("123456789012", "4e1712"), ("000000000042", "1234567890")):
@@ -358,36 +204,6 @@ def test_ids_that_look_like_numbers_stay_text(tmp_path):
     assert list(runs["run_id"]) == ["123456789012", "000000000042"]
     assert list(runs["settings_hash"]) == ["4e1712", "1234567890"]
     assert store.recorded_phases() == {"123456789012": {"frozen"}, "000000000042": {"frozen"}}
-
-
-def test_what_a_run_would_only_meet_later_is_refused_first_and_writes_nothing(
-    tmp_path, capsys, run_args
-):
-    out = tmp_path / "out"
-    cases = {
-        "limit=3: 3 images cannot hold all 10 classes": ["--limit", "3"],
-        "test_limit=3: 3 images cannot hold all 10 classes": ["--test-limit", "3"],
-        "validation split (val_fraction): 0.1 of 50 images": ["--limit", "50"],
-        "invalid setting seeds=[-1]": ["--seeds", "-1"],
-        "invalid setting seeds=[0, 0]: names a seed twice": ["--seeds", "0,0"],
-        "nothing to run": ["--epochs-scratch", "0"],
-    }
-    for message, extra in cases.items():
-        assert message in cli_error(capsys, *run_args(*extra)), message
-    assert not out.exists(), "a refused run creates no results folder"
-    out.mkdir()
-    (out / "env.json").write_text("{}")  # a refused run leaves what is there alone
-    cli_error(capsys, *run_args("--limit", "3"))
-    assert (out / "env.json").read_text() == "{}" and sorted(out.iterdir()) == [out / "env.json"]
-
-
-def test_a_refused_run_is_one_line_through_the_bench_command(tmp_path, run_args):
-    result = run_cli(*run_args("--limit", "3"))
-    assert result.returncode == 2 and "Traceback" not in result.stderr + result.stdout
-    assert result.stderr.strip().splitlines() == [
-        "bench: error: limit=3: 3 images cannot hold all 10 classes"
-    ]
-    assert not (tmp_path / "out").exists()
 
 
 def test_an_error_inside_a_run_process_is_recorded_as_itself(tmp_path):
@@ -412,6 +228,7 @@ def test_an_error_inside_a_run_process_is_recorded_as_itself(tmp_path):
     assert not outcome.out_of_memory
 
 
+@pytest.mark.slow
 def test_changed_data_and_damaged_rows_run_again(tmp_path, capsys, cifar_copy):
     """Resume skips a run only when its data is unchanged and all its rows are complete."""
     out = tmp_path / "out"
@@ -439,7 +256,6 @@ def test_changed_data_and_damaged_rows_run_again(tmp_path, capsys, cifar_copy):
 
 def test_a_run_missing_a_phase_row_runs_again(tmp_path):
     from bench.results import ResultsStore
-    from tests.results_fixture import run_row
 
     store = ResultsStore(tmp_path)
     store.write_run("a", {"runs": [run_row("VGG16", "frozen", 0, 0.5, run_id="a")]})
@@ -447,37 +263,6 @@ def test_a_run_missing_a_phase_row_runs_again(tmp_path):
     broken = run_row("VGG16", "finetune", 0, 0.6, run_id="b", test_accuracy=None)
     store.write_run("b", {"runs": [run_row("VGG16", "frozen", 0, 0.5, run_id="b"), broken]})
     assert "b" not in store.recorded_phases()
-
-
-def test_empty_runs_csv_missing_backend_and_overlong_names_are_one_line(
-    tmp_path, capsys, run_args, monkeypatch
-):
-    (tmp_path / "runs.csv").write_text("")
-    assert "no runs in" in cli_error(capsys, "report", "--results", str(tmp_path))
-    long_name = "a" * 300
-    message = cli_error(capsys, *run_args("--out", str(tmp_path / long_name / "results")))
-    assert "File name too long" in message and len(message) < 400
-    config = tmp_path / "huge.toml"
-    config.write_text(f'[defaults]\nout = "{tmp_path}/{"b" * 5_000_000}"\n')
-    message = cli_error(capsys, "run", "--config", str(config), "--models", "simple_cnn", *TINY)
-    assert "File name too long" in message and len(message) < 400
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "jax" else real(name, *a)
-    )
-    message = cli_error(capsys, *run_args("--backend", "jax"))
-    assert "backend='jax': is not installed (pip install -e '.[jax]')" in message
-
-
-def test_a_report_with_nothing_to_rank_is_refused_and_writes_nothing(tmp_path, capsys):
-    from tests.results_fixture import run_row, write_fixture
-
-    write_fixture(tmp_path, [run_row("simple_cnn", "scratch", 0, 0.7, weights="none")])
-    message = cli_error(capsys, "report", "--results", str(tmp_path), "--phase", "frozen")
-    assert "nothing to rank" in message and "frozen phase" in message
-    assert not (tmp_path / "ranking.md").exists() and not (tmp_path / "summary.csv").exists()
 
 
 def test_debris_of_a_killed_suite_is_removed_by_the_next(tmp_path, capsys, run_args):

@@ -7,16 +7,18 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from bench.data import load_dataset
 from bench.models import registry
 from bench.models.classifier import build_classifier, load_backbone
-from tests.conftest import bench_main, random_weights
+from tests.helpers import bench_main, random_weights
 
 SMALL = ["--dataset", "digits", "--limit", "120", "--test-limit", "60", "--image-size", "32"]
 SMALL += ["--batch-size", "32", "--epochs-frozen", "1", "--in-process"]
 
 
+@pytest.mark.slow
 def test_kept_backbone_weights_load_back_and_predict_bitwise_the_same(tmp_path, capsys):
     weights = random_weights("MobileNetV3Small", tmp_path)
     out = tmp_path / "results"
@@ -99,6 +101,7 @@ def digits_folders(root, labels, per_class=None):
     return root
 
 
+@pytest.mark.slow
 def test_weights_trained_on_digits_0_to_4_transfer_to_5_to_9(tmp_path, capsys):
     """The offline transfer of the README: a backbone trained from scratch on one data set,
     kept, and loaded frozen for another. EfficientNetV2B0: its BatchNormalization (momentum

@@ -11,8 +11,7 @@ import pytest
 
 from bench.reports import html
 from bench.reports.plots import FIGURES
-from tests.conftest import bench_main
-from tests.results_fixture import TRANSFER, run_row, write_fixture
+from tests.helpers import TRANSFER, bench_main, run_row, write_fixture
 
 RANKED = [*TRANSFER, "simple_cnn"]
 
@@ -53,6 +52,7 @@ def column(page, index: int) -> list[str]:
     )
 
 
+@pytest.mark.slow
 def test_report_html_holds_every_model_and_figure_and_sorts(tmp_path, browser, capsys):
     write_fixture(tmp_path)
     code, _, err = bench_main(capsys, "report", "--results", str(tmp_path), "--html")
@@ -87,6 +87,7 @@ def test_report_html_holds_every_model_and_figure_and_sorts(tmp_path, browser, c
     assert page.locator("details.per-model table.classes").count() == len(RANKED)
 
 
+@pytest.mark.slow
 def test_a_folder_of_failed_runs_still_gives_a_valid_page(tmp_path, browser, capsys):
     failed = run_row("VGG16", "setup", 0, None, status="failed", error="OSError: no weights")
     write_fixture(tmp_path, [failed])
