@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,6 +30,8 @@ CIFAR_MINI = ROOT / "tests" / "fixtures" / "cifar10-mini"
 def random_weights(model: str, folder: Path, seed: int = 0) -> Path:
     """A file of random backbone weights at 32x32: what a user offline passes as --weights
     instead of imagenet (the protocol treats any weights file as pretrained)."""
+    import keras  # here, not above: processes that import this module start without Keras
+
     keras.utils.set_random_seed(seed)
     path = folder / f"{model.lower()}.weights.h5"
     constructor = getattr(keras.applications, model)

@@ -178,42 +178,13 @@ def test_info_and_list_take_families_as_run_does(capsys):
     assert code == 2 and not out and "unknown family 'nope'" in err
 
 
+@pytest.mark.slow
 def test_rerun_skips_recorded_runs_without_duplicates(real_run, capsys):
     _, out, args = real_run
     before = pd.read_csv(out / "runs.csv")
     again = run_here(capsys, *args)  # everything recorded: no run process starts
     assert again.returncode == 0 and "already recorded" in again.stdout
     pd.testing.assert_frame_equal(pd.read_csv(out / "runs.csv"), before)
-
-
-def test_dry_run_lists_what_would_run_and_skip_and_writes_nothing(real_run, capsys):
-    _, out, args = real_run
-    before = {p.name: p.stat().st_mtime_ns for p in out.rglob("*")}
-    code, printed, err = bench_main(capsys, *args, "--seeds", "0,1", "--dry-run")
-    assert code == 0, err[-2000:]
-    assert {p.name: p.stat().st_mtime_ns for p in out.rglob("*")} == before
-
-    plan, description = bench.dry_run(**settings_of([*args, "--seeds", "0,1"]))
-    recorded = pd.read_csv(out / "runs.csv", dtype={"run_id": str})
-    skipped = plan[plan["action"] == "skip: recorded"]
-    assert set(skipped["run_id"]) == set(recorded["run_id"]) and set(skipped["seed"]) == {0}
-    starting = plan[plan["action"] == "run"]
-    assert set(starting["seed"]) == {1} and len(starting) == 2
-    per_run = recorded.groupby(["model", "run_id"])["train_time_s"].sum()
-    expected = per_run.groupby(level="model").mean()
-    assert starting.set_index("model")["estimate_s"].to_dict() == pytest.approx(expected.to_dict())
-    assert skipped["estimate_s"].isna().all()
-    assert "2 of 4 runs would start; 2 already recorded" in description
-    assert "skip: recorded" in printed and description in printed
-
-
-def settings_of(args: list[str]) -> dict:
-    """`bench run` flags as keywords of `bench.run`/`bench.dry_run`."""
-    from bench.cli import build_parser
-    from bench.settings import FIELDS
-
-    parsed = build_parser().parse_args(args)
-    return {name: getattr(parsed, name) for name in FIELDS}
 
 
 def assert_clean_error(result, *fragments: str) -> None:

@@ -1,0 +1,51 @@
+"""`bench run --dry-run` and `bench.dry_run`: the runs a command would start and skip, with an
+estimate from the earlier runs of the same model and settings, and nothing written."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import bench
+from bench.cli import build_parser
+from bench.settings import FIELDS
+from tests.helpers import TINY, bench_main
+
+
+def settings_of(args: list[str]) -> dict:
+    """`bench run` flags as keywords of `bench.run`/`bench.dry_run`."""
+    parsed = build_parser().parse_args(args)
+    return {name: getattr(parsed, name) for name in FIELDS}
+
+
+def test_dry_run_lists_what_would_run_and_skip_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "results"
+    args = ["run", "--models", "simple_cnn,MobileNetV3Small", "--out", str(out), *TINY]
+    args += ["--epochs-scratch", "1"]
+    code, _, err = bench_main(capsys, *args, "--models", "simple_cnn", "--in-process", "--quiet")
+    assert code == 0, err[-2000:]
+    before = {p.name: p.stat().st_mtime_ns for p in out.rglob("*")}
+
+    code, printed, err = bench_main(capsys, *args, "--seeds", "0,1", "--dry-run")
+    assert code == 0, err[-2000:]
+    assert {p.name: p.stat().st_mtime_ns for p in out.rglob("*")} == before, "nothing written"
+
+    plan, description = bench.dry_run(**settings_of([*args, "--seeds", "0,1"]))
+    recorded = pd.read_csv(out / "runs.csv", dtype={"run_id": str})
+    skipped = plan[plan["action"] == "skip: recorded"]
+    assert set(skipped["run_id"]) == set(recorded["run_id"]) and list(skipped["seed"]) == [0]
+    assert skipped["estimate_s"].isna().all()
+    starting = plan[plan["action"] == "run"].set_index(["model", "seed"])
+    assert set(starting.index) == {
+        ("simple_cnn", 1),
+        ("MobileNetV3Small", 0),
+        ("MobileNetV3Small", 1),
+    }
+    expected = recorded["train_time_s"].sum()  # the one earlier run of simple_cnn
+    assert starting.loc[("simple_cnn", 1), "estimate_s"] == pytest.approx(expected)
+    assert (
+        starting.loc[("MobileNetV3Small", 0), "estimate_s"]
+        != starting.loc[("MobileNetV3Small", 0), "estimate_s"]
+    ), "no earlier run: no estimate (NaN)"
+    assert "3 of 4 runs would start; 1 already recorded" in description
+    assert "skip: recorded" in printed and description in printed
