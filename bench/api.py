@@ -85,7 +85,7 @@ def track_suite(settings: Settings) -> None:
 
     try:
         tracker = Tracker(ResultsStore(settings.out, create=False))
-        log_report(tracker, settings.suite or "adhoc", settings.protocol_hash())
+        log_report(tracker, settings.suite or "adhoc", settings.settings_hash())
     except Exception as err:  # noqa: BLE001 - the results are written; export logs it later
         logging.getLogger("bench").warning("suite not logged to MLflow: %s", err)
 
@@ -96,8 +96,8 @@ def write_report(settings: Settings, quiet: bool) -> None:
     from bench.reports import html, tables
 
     try:
-        page = html.make(settings.out, settings=settings.protocol_hash())
-        made, _, paths = tables.make(settings.out, settings=settings.protocol_hash())
+        page = html.make(settings.out, settings=settings.settings_hash())
+        made, _, paths = tables.make(settings.out, settings=settings.settings_hash())
         paths.append(page)
     except BenchError as err:  # the runs are recorded; a report can be made later
         logging.getLogger("bench").warning("no report written: %s", err)

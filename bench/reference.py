@@ -40,7 +40,7 @@ def settings_table() -> str:
             meaning = meta["help"].format(datasets=dataset_help())
             if meta["choices"]:
                 meaning += f"; one of {', '.join(f'`{c}`' for c in allowed_values(name))}"
-            if not meta["protocol"]:
+            if not meta["hashed"]:
                 meaning += " (not in the settings hash)"
             lines.append(f"| `{name}` | {_default(getattr(defaults, name))} | {meaning} |")
     return "\n".join(lines)

@@ -142,19 +142,19 @@ def test_the_classifier_augments_before_resizing_and_compiles_with_xla():
 def test_augmentation_settings_define_the_protocol():
     on = Settings(augment=True)
     wider, off = dataclasses.replace(on, augment_shift=0.2), dataclasses.replace(on, augment=False)
-    assert len({on.protocol_hash(), wider.protocol_hash(), off.protocol_hash()}) == 3
+    assert len({on.settings_hash(), wider.settings_hash(), off.settings_hash()}) == 3
     # Off, the shift means nothing: it is left out, so these keep their earlier hash.
-    assert dataclasses.replace(off, augment_shift=0.3).protocol_hash() == off.protocol_hash()
-    assert "augment_shift" not in off.protocol()
+    assert dataclasses.replace(off, augment_shift=0.3).settings_hash() == off.settings_hash()
+    assert "augment_shift" not in off.hashed()
     # On, the hash differs from the one written before this augmentation existed.
-    before = {k: v for k, v in on.protocol().items() if k != "augment_shift"}
-    assert stable_hash(before) != on.protocol_hash()
+    before = {k: v for k, v in on.hashed().items() if k != "augment_shift"}
+    assert stable_hash(before) != on.settings_hash()
 
 
 def test_the_report_never_pools_the_two_augmentations(tmp_path):
     on = Settings(dataset="cifarlike", image_size=32, augment=True)
-    before = {k: v for k, v in on.protocol().items() if k != "augment_shift"}
-    hashes = {"before": stable_hash(before), "now": on.protocol_hash()}
+    before = {k: v for k, v in on.hashed().items() if k != "augment_shift"}
+    hashes = {"before": stable_hash(before), "now": on.settings_hash()}
     rows = [
         run_row(model, "scratch", seed, acc, weights="none", settings_hash=hashes[when])
         for when, acc in (("before", 0.5), ("now", 0.7))
@@ -166,7 +166,7 @@ def test_the_report_never_pools_the_two_augmentations(tmp_path):
         if row["settings_hash"] == hashes["now"]:
             row["timestamp"] = row["timestamp"].replace("T10", "T11")
     write_fixture(tmp_path, rows)
-    protocols = {hashes["before"]: before, hashes["now"]: on.protocol()}
+    protocols = {hashes["before"]: before, hashes["now"]: on.hashed()}
     (tmp_path / "env.json").write_text(json.dumps({"protocols": protocols}))
     comparison = load_comparison(ResultsStore(tmp_path))
     assert set(comparison.runs["settings_hash"]) == {hashes["now"]}

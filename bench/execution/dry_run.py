@@ -61,7 +61,7 @@ def _earlier_times(runs: pd.DataFrame, settings: Settings) -> dict[str, float]:
     backend = settings.backend or keras.backend.backend()
     same = runs[
         (runs["status"] == "ok")
-        & (runs["settings_hash"] == settings.protocol_hash())
+        & (runs["settings_hash"] == settings.settings_hash())
         & (runs["backend"] == backend)
     ]
     seconds = same[["train_time_s", "features_time_s"]].astype(float).fillna(0).sum(axis=1)

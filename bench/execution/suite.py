@@ -81,7 +81,7 @@ def run_id(model: str, seed: int, backend: str, settings: Settings, dataset: Dat
             "model": model,
             "seed": seed,
             "backend": backend,
-            "protocol": settings.protocol(),
+            "protocol": settings.hashed(),
             "data": dataset.fingerprint,
         }
     )

@@ -38,7 +38,7 @@ def base_row(
         "augment": settings.augment,
         "augment_shift": settings.augment_shift if settings.augment else None,
         "jit": {None: "auto", True: "on", False: "off"}[settings.jit],
-        "settings_hash": settings.protocol_hash(),
+        "settings_hash": settings.settings_hash(),
     }
 
 

@@ -130,7 +130,7 @@ class ResultsStore:
         of every settings hash written here, so each row's `settings_hash` can be looked up."""
         with self.locked():
             protocols = self.read_environment().get("protocols", {})
-            protocols[settings.protocol_hash()] = settings.protocol()
+            protocols[settings.settings_hash()] = settings.hashed()
             record = {
                 "environment": environment,
                 "settings": dataclasses.asdict(settings),

@@ -1,7 +1,7 @@
 """Settings: what a benchmark is asked to do, each setting declared once (`declarations`), and
 how the settings files and flags combine into one `Settings` (`loading`: built-in defaults <-
-benchmarks.toml [defaults] <- a suite <- flags). The settings hash is `Settings.protocol_hash`:
-the hashed settings are those declared with `protocol=True`.
+benchmarks.toml [defaults] <- a suite <- flags). The settings hash is `Settings.settings_hash`:
+the hashed settings are those declared with `hashed=True`.
 
 May import: `bench.common` and `bench.errors`.
 

@@ -1,9 +1,9 @@
 """Settings of a benchmark, each declared once: its type, default, help, group, allowed values,
-and whether it is part of the protocol (the settings hash).
+and whether it is hashed (part of the settings hash: what makes two results comparable).
 
 The `bench run` flags, the settings-file checks (`bench.settings.loading`), the hash and the
-reference's settings table are all derived from these declarations. Every field is recorded with the
-results, so two rows are comparable exactly when their protocol settings agree.
+reference's settings table are all derived from these declarations. Every field is recorded
+with the results, so two rows are comparable exactly when their hashed settings agree.
 """
 
 from __future__ import annotations
@@ -32,16 +32,16 @@ def setting(
     checks: tuple[Check, ...] = (),
     choices: tuple[str, ...] = (),
     metavar: str | None = None,
-    protocol: bool = True,
+    hashed: bool = True,
     added_later: Any = _UNSET,
 ) -> Any:
     """A Settings field with everything said about it. `choices`: the allowed values besides
-    the default; `protocol=False`: not in the settings hash (what is run, where, how it is
+    the default; `hashed=False`: not in the settings hash (what is run, where, how it is
     retried); `added_later`: the value results written before the setting existed had (it
     joins the hash only when it differs, so those results keep their hash)."""
     assert group in GROUPS, group
     meta = {"help": help, "group": group, "checks": checks, "choices": choices}
-    meta |= {"metavar": metavar, "protocol": protocol, "added_later": added_later}
+    meta |= {"metavar": metavar, "hashed": hashed, "added_later": added_later}
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -75,8 +75,8 @@ POSITIVE: Check = (lambda v: v > 0, "must be positive")
 NOT_NEGATIVE: Check = (lambda v: v >= 0, "must not be negative")
 
 
-def _what(default: Any, help: str, protocol: bool = False, **more: Any) -> Any:  # noqa: A002
-    return setting(default, help, group="what to run", protocol=protocol, **more)
+def _what(default: Any, help: str, hashed: bool = False, **more: Any) -> Any:  # noqa: A002
+    return setting(default, help, group="what to run", hashed=hashed, **more)
 
 
 def _how(default: Any, help: str, **more: Any) -> Any:  # noqa: A002
@@ -102,7 +102,7 @@ class Settings:
 
     models: list[str] = _what([], "models: names (bench list), family:NAME, or all")
     suite: str = _what("", "a named suite of the settings file")
-    dataset: str = _what("cifar10", "the data set: {datasets}", protocol=True)
+    dataset: str = _what("cifar10", "the data set: {datasets}", hashed=True)
     data_dir: str | None = _what(
         None, "folder holding the CIFAR archives (default: the Keras cache)", metavar="DIR"
     )
@@ -120,14 +120,14 @@ class Settings:
         "imagenet, none (train from scratch), a backbone weights file, or a folder of them "
         "(<Model>.weights.h5 each)",
         metavar="W",
-        protocol=True,
+        hashed=True,
     )
     backend: str = _how(
         "",
         "Keras backend of each run's process (default: KERAS_BACKEND or keras.json)",
         choices=("tensorflow", "jax", "torch"),
         checks=((_installed, lambda v: f"is not installed ({_install(v)})"),),
-        protocol=False,
+        hashed=False,
     )
     precision: str = _how(
         "float32",
@@ -152,26 +152,26 @@ class Settings:
         "allow)",
         choices=("in-process", "ray"),
         checks=((lambda v: v != "ray" or _installed("ray"), _install_hint("ray", "Ray")),),
-        protocol=False,
+        hashed=False,
     )
     ray_address: str | None = _how(
         None,
         "Ray cluster to join (auto, or ray://host:port); default: start one on this machine",
         metavar="ADDRESS",
-        protocol=False,
+        hashed=False,
     )
     gpus_per_run: float | None = _how(
         None,
         "GPUs each Ray run takes (default: 1 where the cluster has GPUs, else 0)",
         checks=(at_least(0),),
-        protocol=False,
+        hashed=False,
     )
-    cpus_per_run: float = _how(1.0, "CPUs each Ray run takes", checks=(POSITIVE,), protocol=False)
+    cpus_per_run: float = _how(1.0, "CPUs each Ray run takes", checks=(POSITIVE,), hashed=False)
     min_batch_size: int = _how(
         8,
         "out of memory, a run is tried again at half the batch size, down to this",
         checks=(at_least(1),),
-        protocol=False,
+        hashed=False,
     )
     image_size: int = _protocol(
         224, "size the model resizes images to, on the device", at_least(32, " (any backbone)")
@@ -210,20 +210,20 @@ class Settings:
     )
     patience: int = _protocol(3, "early-stopping patience on validation loss", NOT_NEGATIVE)
     dropout: float = _protocol(0.2, "dropout before the classifier", between(0, 1, True))
-    out: str = setting("results", "results folder", group="output", metavar="DIR", protocol=False)
+    out: str = setting("results", "results folder", group="output", metavar="DIR", hashed=False)
     save_weights: bool = setting(
         False,
         "keep each phase's trained weights in the results folder (weights/): the classifier, "
         "and the backbone alone, which --weights loads",
         group="output",
-        protocol=False,
+        hashed=False,
     )
     mlflow: bool = setting(
         False,
         "log every run, its phases and epochs, and the suite's report to MLflow "
         "(MLFLOW_TRACKING_URI, else a local store in the results folder)",
         group="output",
-        protocol=False,
+        hashed=False,
         checks=((lambda v: not v or _installed("mlflow"), _install_hint("mlflow", "MLflow")),),
     )
 
@@ -243,24 +243,24 @@ class Settings:
                     raise BenchError(f"invalid setting {spec.name}={shorten(repr(value))}: {why}")
         return self
 
-    def protocol(self) -> dict[str, Any]:
+    def hashed(self) -> dict[str, Any]:
         """The settings that make two results comparable (not what is run, nor where to)."""
-        protocol = {}
+        hashed = {}
         for name, spec in FIELDS.items():
             value, later = getattr(self, name), spec.metadata["added_later"]
             # A setting added after results were first written counts only when it differs
             # from what those results had, so they keep their hash (and are not run again).
-            if spec.metadata["protocol"] and (later is _UNSET or value != later):
-                protocol[name] = value
+            if spec.metadata["hashed"] and (later is _UNSET or value != later):
+                hashed[name] = value
         # Augmentation on is a different protocol since it became bench's own flip and integer
         # shift (Keras's RandomTranslation before): its shift fraction is always in the hash, so
         # no such run pools with one from before. With augmentation off nothing changed.
         if not self.augment:
-            del protocol["augment_shift"]
-        return protocol
+            del hashed["augment_shift"]
+        return hashed
 
-    def protocol_hash(self) -> str:
-        return stable_hash(self.protocol())
+    def settings_hash(self) -> str:
+        return stable_hash(self.hashed())
 
 
 def allowed_values(name: str) -> tuple:
