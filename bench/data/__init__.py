@@ -36,7 +36,7 @@ class Loader(Protocol):
 @dataclass(frozen=True)
 class DataSource:
     load: Loader
-    description: str  # one line, for the README
+    description: str  # one line, for --dataset help and the reference
     argument: str | None = None  # "PATH": the data set is named NAME:PATH
 
 

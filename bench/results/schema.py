@@ -1,7 +1,8 @@
 """The results files' columns, each declared once: name, type, unit, which way is better, and
 what it means. The results store, the row builders, the statistics over seeds, the report and
-the README's column tables are all derived from these tables; a row with a key that is not
-declared here, or without one that is, is refused (a bug, never silently dropped).
+the reference's column tables (docs/reference/results.md) are all derived from these tables; a
+row with a key that is not declared here, or without one that is, is refused (a bug, never
+silently dropped).
 """
 
 from __future__ import annotations
