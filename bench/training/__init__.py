@@ -7,6 +7,6 @@ May import: every layer before it (`bench.common`, `bench.errors`, `bench.settin
 `bench.data`, `bench.models`, `bench.measure`).
 
 Adding a phase: its name in `bench.settings.PHASES` (with its `epochs_` and `lr_` settings),
-what it trains in `phases.PHASE_SPECS`-style code in `phases.py`, and where it falls in
-`phases.phase_names`. Its rows and figures come from the same `PhaseResult` as every phase.
+what it trains in `phases.set_trainable`, and where it falls in `phases.phase_names`. Its rows
+and figures come from the same `PhaseResult` as every phase's.
 """
