@@ -3,8 +3,12 @@ as the local executor, failed runs as failed rows, and exactly once across a kil
 
 from __future__ import annotations
 
+import importlib.machinery
+import json
 import os
 import signal
+import sys
+import types
 
 import pandas as pd
 import pytest
@@ -100,3 +104,109 @@ def test_ctrl_c_cancels_the_runs_in_flight_and_keeps_what_finished(tmp_path):
     assert "interrupted: cancelled, not recorded: simple_cnn seed=" in output
     assert "runs are kept in" in output and "Traceback" not in output
     assert_each_run_once_and_complete(out, len(pd.read_csv(out / "runs.csv")))
+
+
+class FakeRay(types.ModuleType):
+    """Just enough of Ray's API for the Ray executor, running each task at once in this
+    process: its driver logic (submission, out-of-memory retries, recording, the cluster in
+    env.json) is then checked in seconds, with no cluster. The real cluster: the tests above."""
+
+    class exceptions:  # noqa: N801 - Ray's own name
+        RayError = type("RayError", (Exception,), {})
+        OutOfMemoryError = type("OutOfMemoryError", (RayError,), {})
+
+    def __init__(self):
+        super().__init__("ray")
+        self.__spec__ = importlib.machinery.ModuleSpec("ray", None)
+        self.started = self.stopped = False
+        self.options_given: dict = {}
+
+    def is_initialized(self):
+        return self.started
+
+    def init(self, **_):
+        self.started = True
+
+    def shutdown(self):
+        self.stopped = True
+
+    def put(self, value):
+        return value
+
+    def get(self, ref):
+        return ref.result
+
+    def wait(self, refs, num_returns, timeout):
+        return refs[:num_returns], refs[num_returns:]
+
+    def cancel(self, ref, force):
+        pass
+
+    def nodes(self):
+        return [{"NodeManagerHostname": "fake-node", "Alive": True}]
+
+    def cluster_resources(self):
+        return {"CPU": 2.0}
+
+    def remote(self, max_calls):
+        fake = self
+
+        class Task:
+            def __init__(self, function):
+                self.function = function
+
+            def options(self, **given):
+                fake.options_given = given
+                return self
+
+            def remote(self, *args):
+                return FakeRef(self.function(*args))  # run at once
+
+        return Task
+
+
+class FakeRef:
+    """An object reference whose task has already run (hashable, as Ray's are)."""
+
+    def __init__(self, result):
+        self.result = result
+
+
+class FakeQueue(list):
+    def put(self, item):
+        self.append(item)
+
+    def empty(self):
+        return not self
+
+    def get_nowait(self):
+        return self.pop(0)
+
+
+@pytest.fixture
+def fake_ray(monkeypatch):
+    ray = FakeRay()
+    util = types.ModuleType("ray.util")
+    queue = types.ModuleType("ray.util.queue")
+    queue.Queue = FakeQueue
+    for name, module in (("ray", ray), ("ray.util", util), ("ray.util.queue", queue)):
+        monkeypatch.setitem(sys.modules, name, module)
+    return ray
+
+
+def test_the_ray_driver_records_each_run_once_and_retries_out_of_memory(
+    fake_ray, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("BENCH_SIMULATE_OOM_ABOVE", "16")  # batch 32 fails, 16 fits
+    out = tmp_path / "r"
+    code, stdout, err = bench_main(capsys, *suite_args(out, "0"), "--executor", "ray")
+    assert code == 0, err[-2000:]
+    assert fake_ray.started and fake_ray.stopped, "a cluster started here is shut down"
+    assert fake_ray.options_given == {"num_cpus": 1.0, "num_gpus": 0}, "no GPU: none asked"
+    assert stdout.count("out of memory at batch size 32: trying again at 16") == 1
+    assert_each_run_once_and_complete(out, 1)
+    assert (pd.read_csv(out / "runs.csv")["batch_size"] == 16).all()
+    cluster = json.loads((out / "env.json").read_text())["environment"]["ray"]
+    assert cluster["nodes"] == ["fake-node"] and cluster["resources"] == {"CPU": 2.0}
+    code, stdout, _ = bench_main(capsys, *suite_args(out, "0"), "--executor", "ray")
+    assert code == 0 and stdout.count("already recorded: skipped") == 1
