@@ -38,7 +38,7 @@ def render(
     says `why_empty` and still lists the failed runs and the details. The figures rank by
     `metric` of `phase`, as the table does."""
     figures = []
-    for name, figure in plots.figures(comparison, metric, phase):
+    for name, figure in plots.figures(comparison, metric, phase) if report else ():
         figures.append({"name": name, "title": figure.get_suptitle(), "svg": plots.svg(figure)})
         plt.close(figure)
     protocols = environment.get("protocols", {})
@@ -47,7 +47,7 @@ def render(
         title=comparison.describe(),
         report=report,
         rows=_marked_rows(report),
-        why_empty=why_empty,
+        why_empty=why_empty[:1].upper() + why_empty[1:],
         tie_mark=TIE_MARK,
         figures=figures,
         failures=_failures(comparison),

@@ -75,6 +75,11 @@ class Report:
 
 
 def build(comparison: Comparison, metric: str = "test_accuracy", phase: str = "final") -> Report:
+    if comparison.ok.empty:  # then no --phase or --metric would help: say what happened
+        raise BenchError(
+            f"nothing to rank: every run of {comparison.describe()} failed "
+            f"({len(comparison.failed)} failed runs; runs.csv has each error)"
+        )
     table = ranking(comparison, metric, phase)
     if table["rank"].isna().all():
         raise BenchError(
