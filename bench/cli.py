@@ -10,29 +10,11 @@ import sys
 import typing
 
 from bench import __version__, commands
+from bench.common.flags import Parser, fraction_or_count, list_of
 from bench.common.native_logs import filtered_stderr
 from bench.data import dataset_help
 from bench.errors import BenchError, shorten
 from bench.settings import FIELDS, PHASES, Settings, allowed_values
-
-
-def _list_of(kind):
-    def parse(text: str):
-        items = [t.strip() for t in text.split(",") if t.strip()]
-        try:
-            return [kind(t) for t in items]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a comma list of {kind.__name__}") from None
-
-    return parse
-
-
-def _fraction_or_count(text: str) -> int | float:
-    try:
-        return float(text) if "." in text else int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a fraction (0.3) or a count (20)") from None
-
 
 METAVARS = {int: "N", float: "F", str: "NAME"}
 
@@ -47,9 +29,9 @@ def flag_options(name: str) -> dict:
     if meta["choices"]:
         return options | {"choices": allowed_values(name)}
     if typing.get_origin(HINTS[name]) is list:
-        kind, metavar = _list_of(kinds[0]), "LIST"
+        kind, metavar = list_of(kinds[0]), "LIST"
     elif set(kinds) == {int, float}:
-        kind, metavar = _fraction_or_count, "F|N"
+        kind, metavar = fraction_or_count, "F|N"
     else:
         kind, metavar = kinds[0], METAVARS[kinds[0]]
     return options | {"type": kind, "metavar": meta["metavar"] or metavar}
@@ -106,7 +88,7 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
 def _add_filter_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", metavar="NAME", help="only runs on this data set")
     p.add_argument(
-        "--models", type=_list_of(str), metavar="LIST", help="only these models (as for run)"
+        "--models", type=list_of(str), metavar="LIST", help="only these models (as for run)"
     )
 
 
@@ -137,7 +119,7 @@ def _add_selection_arguments(p: argparse.ArgumentParser, out_help: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="bench", description="Compare pretrained Keras image backbones under one protocol."
     )
     parser.add_argument(
@@ -230,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection_arguments(plot, "folder for the figures (default: RESULTS/plots)")
     plot.add_argument(
         "--formats",
-        type=_list_of(str),
+        type=list_of(str),
         default=["png", "pdf"],
         metavar="LIST",
         help="file formats (default png,pdf)",

@@ -87,10 +87,12 @@ def test_compare_two_settings_of_one_folder_and_every_format(two_folders, capsys
 
 def test_compare_says_what_it_cannot_compare(two_folders, tmp_path, capsys):
     a, b = two_folders
-    code, _, err = bench_main(capsys, "compare", str(a), "nope", "--results", str(tmp_path))
-    assert code != 0 and "'nope' is neither a results folder nor a settings hash" in err
     code, _, err = bench_main(capsys, "compare", str(a), "nope", "--results", str(b))
-    assert code != 0 and "no runs with settings 'nope' here; these exist: aaaa" in err
+    assert code != 0 and "no results folder nope (and 'nope' is no settings hash)" in err
+    code, _, err = bench_main(capsys, "compare", str(a), "eeee", "--results", str(tmp_path))
+    assert code != 0 and "'eeee' is neither a results folder nor a settings hash" in err
+    code, _, err = bench_main(capsys, "compare", str(a), "eeee", "--results", str(b))
+    assert code != 0 and "no runs with settings 'eeee' here; these exist: aaaa" in err
     code, _, err = bench_main(capsys, "compare", "dddd", "aaaa", "--results", str(a))
     assert code != 0 and "no runs with settings 'dddd'" in err
     code, _, err = bench_main(capsys, "compare", str(a), str(b), "--models", "MobileNetV2")

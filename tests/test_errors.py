@@ -8,9 +8,18 @@ import os
 
 import pytest
 
+import bench
 from bench import cli
 from bench.errors import BenchError
-from tests.helpers import TINY, class_folders, cli_error, run_cli, run_row, write_fixture
+from tests.helpers import (
+    TINY,
+    bench_main,
+    class_folders,
+    cli_error,
+    run_cli,
+    run_row,
+    write_fixture,
+)
 
 
 def test_bad_data_is_one_clear_line(tmp_path, capsys, run_args):
@@ -164,3 +173,41 @@ def test_a_report_with_nothing_to_rank_is_refused_and_writes_nothing(tmp_path, c
     message = cli_error(capsys, "report", "--results", str(tmp_path), "--phase", "frozen")
     assert "nothing to rank" in message and "frozen phase" in message
     assert not (tmp_path / "ranking.md").exists() and not (tmp_path / "summary.csv").exists()
+
+
+def one_line(err: str) -> str:
+    """argparse's error, alone on its line (no usage block before it)."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_flag_errors_are_one_line_with_a_suggestion_and_no_abbreviations(capsys):
+    code, _, err = bench_main(capsys, "run", "--seeds", "0-x")
+    assert code == 2 and "expected a comma list of int (0,1,2 or 0-2)" in one_line(err)
+    code, _, err = bench_main(capsys, "run", "--epoch-scratch", "1")
+    assert code == 2 and "did you mean --epochs-scratch?" in one_line(err)
+    code, _, err = bench_main(capsys, "run", "--lim", "200")  # not silently --limit
+    assert code == 2 and "unrecognized arguments: --lim" in one_line(err)
+
+
+def test_seeds_take_ranges(capsys):
+    from bench.cli import build_parser
+
+    parsed = build_parser().parse_args(["run", "--seeds", "0-2,5"])
+    assert parsed.seeds == [0, 1, 2, 5]
+    code, _, err = bench_main(capsys, "run", "--seeds", "3-1")
+    assert code == 2 and "got '3-1'" in one_line(err)
+
+
+def test_a_mistyped_compare_folder_is_named_as_a_missing_folder(tmp_path, capsys):
+    write_fixture(tmp_path / "a")
+    missing = str(tmp_path / "resutls")
+    code, _, err = bench_main(capsys, "compare", str(tmp_path / "a"), missing)
+    assert code == 2 and f"no results folder {missing}" in err and "runs.csv" not in err
+
+
+def test_an_unknown_keyword_of_bench_run_is_not_called_a_command_line(tmp_path):
+    with pytest.raises(BenchError, match="given settings .*unknown setting 'epoch_scratch'") as e:
+        bench.run("simple_cnn", epoch_scratch=1, out=str(tmp_path))
+    assert "command line" not in str(e.value) and "epochs_scratch" in str(e.value)

@@ -4,6 +4,7 @@ and a Welch t-test over seeds; times, throughput and memory get their ratio B/A.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,8 @@ class Side:
 def load_side(spec: str, results: str, dataset: str | None, models: list[str] | None) -> Side:
     """A results folder (its latest comparison), else a settings hash in `results`."""
     folder, settings = (spec, None) if Path(spec).is_dir() else (results, spec)
+    if settings and not re.fullmatch(r"[0-9a-f]{1,12}", spec):  # no hash looks like this
+        raise BenchError(f"no results folder {spec} (and '{spec}' is no settings hash)")
     store = ResultsStore(folder, create=False)
     if not store.path("runs").exists():
         what = f"'{spec}' is neither a results folder nor" if settings else "no runs.csv in"

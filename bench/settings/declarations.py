@@ -108,7 +108,7 @@ class Settings:
     )
     seeds: list[int] = _what(
         [0],
-        "seeds; each model runs once per seed",
+        "seeds (a comma list; 0-2 is 0,1,2); each model runs once per seed",
         checks=(
             (lambda v: len(v) > 0, "must name at least one seed"),
             (lambda v: all(0 <= s < 2**32 for s in v), "must be in [0, 2**32)"),

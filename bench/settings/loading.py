@@ -133,4 +133,4 @@ def resolve(config: ConfigFile, suite: str | None, overrides: dict[str, Any]) ->
         body = {k: v for k, v in config.suites[suite].items() if k != "description"}
         settings = apply(settings, body | {"suite": suite}, f"{where} [suites.{suite}]")
     given = {k: v for k, v in overrides.items() if v is not None}
-    return apply(settings, given, "command line").validate()
+    return apply(settings, given, "given settings (flags or keywords)").validate()
