@@ -48,4 +48,7 @@ def test_dry_run_lists_what_would_run_and_skip_and_writes_nothing(tmp_path, caps
         != starting.loc[("MobileNetV3Small", 0), "estimate_s"]
     ), "no earlier run: no estimate (NaN)"
     assert "3 of 4 runs would start; 1 already recorded" in description
+    sizes = plan.set_index("model")["image_size"].to_dict()
+    assert sizes == {"simple_cnn": 32, "MobileNetV3Small": 224}, "what each will run at"
+    assert set(plan["epochs"]) == {"1"} and "size" in printed and "epochs" in printed
     assert "skip: recorded" in printed and description in printed

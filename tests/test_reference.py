@@ -143,3 +143,13 @@ def test_the_documentation_site_builds_with_no_warning(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (tmp_path / "index.html").exists()
     assert (tmp_path / "reference" / "results" / "index.html").exists()
+
+
+def test_the_readme_installs_the_tool_alone_before_any_extra():
+    """A newcomer's first command installs bench and runs the smoke suite, without the tests'
+    and the cluster's extras; the second adds those and runs the tests."""
+    readme = (ROOT / "README.md").read_text()
+    quick = re.search(r"## Quick start.*?```bash\n(.*?)```", readme, re.S)[1]
+    first, second = [line.split("#")[0].strip() for line in quick.strip().splitlines()]
+    assert first == "python -m pip install -e . && bench run --suite smoke"
+    assert second.endswith("&& python -m pytest") and "[dev" in second

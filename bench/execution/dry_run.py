@@ -11,17 +11,19 @@ from bench.data.dataset import Dataset
 from bench.execution.one_run import Run
 from bench.execution.progress import duration
 from bench.execution.suite import chosen_models, is_recorded, plan
+from bench.models.classifier import input_size
 from bench.results import ResultsStore
 from bench.settings import Settings
 
-HEADER = ["model", "seed", "phases", "run id", "action", "estimate"]
+HEADER = ["model", "seed", "phases", "size", "epochs", "run id", "action", "estimate"]
 SKIP = "skip: recorded"
 
 
 def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, Dataset]:
-    """One row per planned run: model, seed, phases, run_id, action (run, rerun, skip) and
-    estimate_s, the mean training time of earlier runs of the same model under the same
-    settings and backend in the results folder (empty where there are none)."""
+    """One row per planned run: model, seed, phases, image_size (what it will run at), epochs
+    (at most, per phase), run_id, action (run, rerun, skip) and estimate_s, the mean training time
+    of earlier runs of the same model under the same settings and backend in the results folder
+    (empty where there are none)."""
     dataset = load_dataset(settings.dataset, settings)
     runs = plan(settings, chosen_models(settings), dataset)
     store = ResultsStore(settings.out, create=False)
@@ -35,6 +37,8 @@ def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, D
                 "model": run.spec.name,
                 "seed": run.seed,
                 "phases": "+".join(run.phases),
+                "image_size": input_size(run.spec, settings.image_size),
+                "epochs": "+".join(str(getattr(settings, f"epochs_{p}")) for p in run.phases),
                 "run_id": run.run_id,
                 "action": action,
                 "estimate_s": None if action == SKIP else earlier.get(run.spec.name),
