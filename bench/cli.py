@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads
+    os.environ.setdefault("MPLBACKEND", "Agg")  # bench's own process: figures go to files
     with filtered_stderr(args.debug):  # what TF_CPP_MIN_LOG_LEVEL does not silence
         return _run(args)
 

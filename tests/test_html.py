@@ -4,14 +4,17 @@ table sorts when a header is clicked; a folder of failed runs only still gives a
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 
 from bench.reports import html
 from bench.reports.plots import FIGURES
-from tests.helpers import TRANSFER, bench_main, run_row, write_fixture
+from tests.helpers import ROOT, TRANSFER, bench_main, run_row, write_fixture
 
 RANKED = [*TRANSFER, "simple_cnn"]
 
@@ -121,3 +124,40 @@ def test_the_tie_mark_is_explained_as_the_code_and_tables_mean_it(tmp_path):
     text = html.make(tmp_path).read_text()
     assert "tied with the next" not in text
     assert "marks a model whose 95% confidence interval\noverlaps the best model's" in text
+
+
+CALLER = """
+import json, sys
+import matplotlib
+matplotlib.use("svg")  # the caller's backend (a notebook's would be matplotlib_inline)
+import matplotlib.pyplot as plt
+mine = plt.figure()  # a figure of the caller's, open
+keys = ("axes.grid", "font.size", "axes.facecolor")
+before = {key: str(matplotlib.rcParams[key]) for key in keys}
+from bench.reports import html, plots
+from bench.reports.comparison import load_comparison
+from bench.results import ResultsStore
+html.make(sys.argv[1])
+comparison = load_comparison(ResultsStore(sys.argv[1], create=False))
+plots.draw_all(comparison, sys.argv[2], formats=["png"])
+after = {key: str(matplotlib.rcParams[key]) for key in before}
+print(json.dumps([matplotlib.get_backend(), before == after, plt.fignum_exists(mine.number)]))
+"""
+
+
+def test_reports_leave_the_callers_matplotlib_as_it_was(tmp_path):
+    """bench.run writes report.html in the caller's process: its backend, settings and open
+    figures must be as they were (a notebook's inline figures kept working)."""
+    write_fixture(tmp_path / "results")
+    done = subprocess.run(
+        [sys.executable, "-c", CALLER, str(tmp_path / "results"), str(tmp_path / "plots")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    backend, same_settings, still_open = json.loads(done.stdout.strip().splitlines()[-1])
+    assert backend == "svg", "the caller's backend, not Agg"
+    assert same_settings, "seaborn's theme stays inside bench's figures"
+    assert still_open, "the caller's open figure is not closed"

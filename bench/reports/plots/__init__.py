@@ -16,22 +16,22 @@ import io
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import matplotlib
+# No matplotlib.use() here: this module is imported in the caller's process too (bench.run
+# writes report.html), where the backend is the caller's (a notebook's inline figures). bench's
+# own command line chooses Agg through MPLBACKEND; figures are saved to files, never shown.
+import matplotlib.pyplot as plt
+import seaborn as sns
+from matplotlib.backend_bases import FigureCanvasBase
 
-matplotlib.use("Agg")  # files only: no display needed, none assumed
-
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from bench.common.files import write_atomically  # noqa: E402
-from bench.errors import BenchError  # noqa: E402
-from bench.reports.comparison import Comparison  # noqa: E402
-from bench.reports.plots.bars import gpu_memory, phases, throughput  # noqa: E402
-from bench.reports.plots.base import Missing  # noqa: E402
-from bench.reports.plots.classes import confusion_best, per_class_accuracy  # noqa: E402
-from bench.reports.plots.curves import training_curves  # noqa: E402
-from bench.reports.plots.scatter import accuracy_vs  # noqa: E402
-from bench.reports.statistics import ranking  # noqa: E402
+from bench.common.files import write_atomically
+from bench.errors import BenchError
+from bench.reports.comparison import Comparison
+from bench.reports.plots.bars import gpu_memory, phases, throughput
+from bench.reports.plots.base import Missing
+from bench.reports.plots.classes import confusion_best, per_class_accuracy
+from bench.reports.plots.curves import training_curves
+from bench.reports.plots.scatter import accuracy_vs
+from bench.reports.statistics import ranking
 
 FIGURES: dict[str, tuple[str, Callable]] = {
     "accuracy_vs_params": (
@@ -64,8 +64,8 @@ def draw_all(
 ) -> list[Path]:
     """Every figure of FIGURES, in each format, into out (made if missing); returns the
     files written."""
-    supported = plt.figure().canvas.get_supported_filetypes()
-    plt.close("all")
+    # Every format matplotlib writes, whatever the caller's backend (and no figure opened).
+    supported = FigureCanvasBase.get_supported_filetypes()
     unknown = sorted(set(formats) - set(supported))
     if unknown:
         raise BenchError(f"cannot draw {', '.join(unknown)}; formats: {', '.join(supported)}")
@@ -85,7 +85,12 @@ def figures(
     """Each figure of FIGURES by name, titled; one that cannot be drawn holds the reason.
     The caller closes each figure."""
     table = ranking(comparison, metric, phase)
-    sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
+    with plt.rc_context():  # the theme is ours alone: the caller's settings come back after
+        sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
+        yield from _drawn(comparison, table)
+
+
+def _drawn(comparison: Comparison, table) -> Iterator[tuple[str, plt.Figure]]:
     for name, (title, draw) in FIGURES.items():
         try:
             if comparison.ok.empty:
