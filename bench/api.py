@@ -35,21 +35,22 @@ def run(
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if resolved.backend and "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = resolved.backend  # this process too: TF may be absent
-    from bench.execution.suite import run_suite
-    from bench.reports.tracking import RunLogger
+    # The runs have processes of their own, but this one imports Keras (and so its backend)
+    # to choose and check the models: its native log lines are filtered from the import on.
+    with filtered_stderr(_debugging()):
+        from bench.execution.suite import run_suite
+        from bench.reports.tracking import RunLogger
 
-    debugging = logging.getLogger("bench").getEffectiveLevel() <= logging.DEBUG
-    with filtered_stderr(debugging):
         reporter = make_reporter(quiet)
         try:
             on_recorded = RunLogger(resolved.out) if resolved.mlflow else None
             frame = run_suite(resolved, reporter, force=force, on_recorded=on_recorded)
         finally:
             reporter.close()
-    if not frame.empty:
-        write_report(resolved, quiet)
-        if resolved.mlflow:
-            track_suite(resolved)
+        if not frame.empty:
+            write_report(resolved, quiet)
+            if resolved.mlflow:
+                track_suite(resolved)
     return frame
 
 
@@ -64,11 +65,17 @@ def dry_run(
     """What `run` with the same arguments would do, without doing it: a row per planned run
     (model, seed, phases, run_id, action, estimate_s) and a description of the data set and
     of the time it may take. Nothing is written."""
-    from bench.execution.dry_run import describe, plan_frame
-
     resolved = _resolve(models, suite, config, settings)
-    frame, dataset = plan_frame(resolved, force)
+    with filtered_stderr(_debugging()):
+        from bench.execution.dry_run import describe, plan_frame
+
+        frame, dataset = plan_frame(resolved, force)
     return frame, describe(frame, dataset, resolved)
+
+
+def _debugging() -> bool:
+    """The caller asked for bench's debug log: keep the native lines too (as --debug does)."""
+    return logging.getLogger("bench").getEffectiveLevel() <= logging.DEBUG
 
 
 def _resolve(models, suite: str | None, config: str | None, settings: dict) -> Settings:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import bench
+from bench.common.native_logs import is_noise
 from tests.helpers import ROOT
 
 
@@ -29,6 +30,8 @@ def test_the_readmes_example_runs_as_a_plain_script_and_is_recorded_once(tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     assert "simple_cnn" in result.stdout and "failed" not in result.stdout
     assert "bootstrapping" not in result.stderr
+    noise = [line for line in result.stderr.splitlines() if is_noise(line)]
+    assert not noise, f"TensorFlow's native log lines reached the script: {noise[:2]}"
     first = pd.read_csv(tmp_path / "results" / "runs.csv").iloc[0]
     assert first["status"] == "ok" and first["suite"] == "adhoc" and first["seed"] == 0
 

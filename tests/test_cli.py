@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import keras
@@ -280,3 +281,27 @@ def test_native_log_lines_are_told_from_bench_and_python_output():
     ]
     assert all(native_logs.is_noise(line) for line in noise)
     assert not any(native_logs.is_noise(line) for line in kept)
+
+
+FILTER_IN_A_REPLACED_STDERR = """
+import io, os, sys
+from bench.common.native_logs import filtered_stderr
+sys.stderr = notebook = io.StringIO()  # a notebook's stream: it writes to no descriptor
+with filtered_stderr():
+    os.write(2, b"I0000 00:00:1795793289.070169   13374 port.cc:153] oneDNN noise\\n")
+    os.write(2, b"a native line that is not noise\\n")
+    print("python's own message", file=sys.stderr)
+sys.__stdout__.write(notebook.getvalue())
+"""
+
+
+def test_native_lines_are_filtered_where_sys_stderr_was_replaced_as_in_a_notebook():
+    """A Jupyter kernel replaces sys.stderr and reads descriptor 2 itself: the filter must
+    still stand between the native libraries and it (tests/test_notebook.py: a real kernel)."""
+    result = subprocess.run(
+        [sys.executable, "-c", FILTER_IN_A_REPLACED_STDERR], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "oneDNN" not in result.stdout + result.stderr
+    assert "a native line that is not noise" in result.stdout
+    assert "python's own message" in result.stdout

@@ -4,7 +4,8 @@ TensorFlow prints them to file descriptor 2 before its logging is set up ("All l
 before absl::InitializeLog() ..."), so TF_CPP_MIN_LOG_LEVEL does not silence them: a run on a
 CPU prints "failed call to cuInit" and a dozen lines like it. bench filters them out of its
 processes' standard error instead (`--debug` keeps them): a run's process writes to a pipe that
-the parent filters, and the `bench` command filters its own descriptor 2.
+the parent filters, and the `bench` command and `bench.run` filter their own descriptor 2 (in a
+Jupyter kernel too, where descriptor 2 is the kernel's pipe and each line would be a red block).
 """
 
 from __future__ import annotations
@@ -51,17 +52,16 @@ def forward(stream, keep_all: bool, tail: deque | None = None) -> threading.Thre
 
 
 def filtered_stderr(debug: bool = False):
-    """FilteredStderr where this process writes to its own standard error; a notebook or a
-    test that has replaced sys.stderr, and --debug, keep everything."""
-    if debug or sys.stderr is not sys.__stderr__:
-        return contextlib.nullcontext()
-    return FilteredStderr()
+    """FilteredStderr, unless --debug (which keeps everything)."""
+    return contextlib.nullcontext() if debug else FilteredStderr()
 
 
 class FilteredStderr:
-    """This process's descriptor 2 through the filter: native libraries write to a pipe, a
-    thread passes on what is not noise, and Python's own sys.stderr writes straight to the
-    terminal (a new stream on the original descriptor)."""
+    """This process's descriptor 2 through the filter: native libraries write to a pipe, and a
+    thread passes on to sys.stderr what is not noise. Where sys.stderr writes to descriptor 2
+    (a terminal, a script), it becomes a new stream on the original descriptor, so Python's
+    messages do not go round through the pipe (nor the thread's, for ever); where it writes
+    elsewhere (a notebook's stream, a test's capture), it stays and gets the lines that pass."""
 
     def __enter__(self) -> FilteredStderr:
         sys.stderr.flush()
@@ -70,9 +70,10 @@ class FilteredStderr:
         os.dup2(write, 2)
         os.close(write)
         self.saved = sys.stderr
-        sys.stderr = io.TextIOWrapper(
-            os.fdopen(os.dup(self.original), "wb", buffering=0), line_buffering=True
-        )
+        if _writes_to_descriptor_2(sys.stderr):
+            sys.stderr = io.TextIOWrapper(
+                os.fdopen(os.dup(self.original), "wb", buffering=0), line_buffering=True
+            )
         self.thread = forward(os.fdopen(read, "rb"), keep_all=False)
         return self
 
@@ -82,3 +83,10 @@ class FilteredStderr:
         sys.stderr.flush()
         sys.stderr = self.saved
         os.close(self.original)
+
+
+def _writes_to_descriptor_2(stream) -> bool:
+    try:
+        return stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return False
