@@ -3,13 +3,15 @@ estimate from the earlier runs of the same model and settings, and nothing writt
 
 from __future__ import annotations
 
+import keras
 import pandas as pd
 import pytest
 
 import bench
 from bench.cli import build_parser
-from bench.settings import FIELDS
-from tests.helpers import TINY, bench_main
+from bench.execution.dry_run import describe, plan_frame
+from bench.settings import FIELDS, Settings
+from tests.helpers import TINY, bench_main, run_row, write_fixture
 
 
 def settings_of(args: list[str]) -> dict:
@@ -52,3 +54,41 @@ def test_dry_run_lists_what_would_run_and_skip_and_writes_nothing(tmp_path, caps
     assert sizes == {"simple_cnn": 32, "MobileNetV3Small": 224}, "what each will run at"
     assert set(plan["epochs"]) == {"1"} and "size" in printed and "epochs" in printed
     assert "skip: recorded" in printed and description in printed
+
+
+def test_the_estimate_is_the_shared_one_per_phase_else_scaled_by_gmacs(tmp_path):
+    """A frozen phase's train_time_s already holds its feature extraction (not added twice);
+    a model never run under these settings is scaled by GMACs from the one that was."""
+    settings = Settings(
+        models=["DenseNet121", "MobileNetV2"], dataset="digits", out=str(tmp_path)
+    ).validate()
+    same = {"settings_hash": settings.settings_hash(), "backend": keras.backend.backend()}
+    dense = {"gmacs": 2.0, "image_size": 224, **same}
+    rows = [
+        run_row(
+            "DenseNet121",
+            "frozen",
+            0,
+            0.8,
+            train_time_s=10.0,
+            features_time_s=4.0,
+            epochs_run=settings.epochs_frozen,
+            **dense,
+        ),
+        run_row(
+            "DenseNet121",
+            "finetune",
+            0,
+            0.9,
+            train_time_s=20.0,
+            epochs_run=settings.epochs_finetune,
+            **dense,
+        ),
+        run_row("MobileNetV2", "frozen", 0, 0.7, gmacs=0.125, image_size=112),  # other settings
+    ]
+    write_fixture(tmp_path, rows)
+    frame, dataset = plan_frame(settings)
+    estimates = frame.set_index("model")["estimate_s"]
+    assert estimates["DenseNet121"] == pytest.approx(30.0)
+    assert estimates["MobileNetV2"] == pytest.approx(30.0 * 0.5 / 2.0)  # 0.125 GMACs at 112 px
+    assert "estimated time: 0m38s for 2 of them" in describe(frame, dataset, settings)

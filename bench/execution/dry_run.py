@@ -3,11 +3,11 @@ with what is already recorded and an estimate of the time left; nothing is writt
 
 from __future__ import annotations
 
-import keras
 import pandas as pd
 
 from bench.data import load_dataset
 from bench.data.dataset import Dataset
+from bench.execution.estimates import Estimator
 from bench.execution.one_run import Run
 from bench.execution.progress import duration
 from bench.execution.suite import chosen_models, is_recorded, plan
@@ -21,16 +21,16 @@ SKIP = "skip: recorded"
 
 def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, Dataset]:
     """One row per planned run: model, seed, phases, image_size (what it will run at), epochs
-    (at most, per phase), run_id, action (run, rerun, skip) and estimate_s, the mean training time
-    of earlier runs of the same model under the same settings and backend in the results folder
-    (empty where there are none)."""
+    (at most, per phase), run_id, action (run, rerun, skip) and estimate_s, the seconds it may
+    take as `bench.execution.estimates` estimates them from the results folder (empty where it
+    cannot)."""
     dataset = load_dataset(settings.dataset, settings)
     runs = plan(settings, chosen_models(settings), dataset)
     store = ResultsStore(settings.out, create=False)
     recorded = store.recorded_phases()
-    earlier = _earlier_times(store.read("runs"), settings)
+    estimator = Estimator.for_runs(runs, settings, store.read("runs"))
     rows = []
-    for run in runs:
+    for index, run in enumerate(runs):
         action = _action(run, recorded, force)
         rows.append(
             {
@@ -41,7 +41,7 @@ def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, D
                 "epochs": "+".join(str(getattr(settings, f"epochs_{p}")) for p in run.phases),
                 "run_id": run.run_id,
                 "action": action,
-                "estimate_s": None if action == SKIP else earlier.get(run.spec.name),
+                "estimate_s": None if action == SKIP else estimator.run_seconds(index),
             }
         )
     return pd.DataFrame(rows), dataset
@@ -59,20 +59,6 @@ def _action(run: Run, recorded: dict[str, set[str]], force: bool) -> str:
     return "rerun (--force)" if force else SKIP
 
 
-def _earlier_times(runs: pd.DataFrame, settings: Settings) -> dict[str, float]:
-    """Mean seconds per run (training and feature extraction of all its phases) of each
-    model's ok runs with these settings on this backend."""
-    backend = settings.backend or keras.backend.backend()
-    same = runs[
-        (runs["status"] == "ok")
-        & (runs["settings_hash"] == settings.settings_hash())
-        & (runs["backend"] == backend)
-    ]
-    seconds = same[["train_time_s", "features_time_s"]].astype(float).fillna(0).sum(axis=1)
-    per_run = seconds.groupby([same["model"], same["run_id"]]).sum()
-    return per_run.groupby(level="model").mean().to_dict()
-
-
 def describe(frame: pd.DataFrame, dataset: Dataset, settings: Settings) -> str:
     """The lines after the table: the data set, what starts, and the time it may take."""
     starting = frame[frame["action"] != SKIP]
@@ -85,7 +71,8 @@ def describe(frame: pd.DataFrame, dataset: Dataset, settings: Settings) -> str:
     if len(known):
         lines.append(
             f"estimated time: {duration(known.sum())} for {len(known)} of them, from earlier "
-            "runs of the same model and settings"
+            "runs with the same settings and backend (the same model's, else another's "
+            "scaled by GMACs)"
         )
     if len(known) < len(starting):
         lines.append(f"no earlier runs to estimate {len(starting) - len(known)} of them from")
