@@ -1,5 +1,6 @@
-"""What a running suite shows: the time left from the epochs measured, a bar per epoch over its
-batches (fed from a real phase), and the live bars of a terminal."""
+"""What a running suite shows: one time left, from each run's own estimate (earlier runs of the
+model, else GMACs, else unknown), a bar per epoch over its batches (fed from a real phase), and
+the live bars of a terminal."""
 
 from __future__ import annotations
 
@@ -7,16 +8,22 @@ import io
 import math
 
 import keras
+import pandas as pd
 from rich.console import Console
+from rich.progress import TimeRemainingColumn
 
 from bench.data import load_dataset
 from bench.data.splits import make_splits
-from bench.execution.progress import PlainReporter, RichReporter, TimeLeft
+from bench.execution.estimates import Estimator, Measured, Planned, TimeLeft, recorded_gmacs
+from bench.execution.progress import PlainReporter, RichReporter
+from bench.execution.suite import chosen_models, plan
 from bench.models import registry
 from bench.models.classifier import build_classifier
+from bench.results import ResultsStore
 from bench.settings import Settings
 from bench.training.callbacks import ReportEpochs
 from bench.training.phases import run_phase
+from tests.helpers import run_row, write_fixture
 
 
 def epoch(seconds: float, validation: float = 1.0) -> dict:
@@ -27,21 +34,6 @@ def epoch(seconds: float, validation: float = 1.0) -> dict:
         "epoch_time_s": seconds,
         "val_time_s": validation,
     }
-
-
-def test_time_left_is_the_epochs_still_planned_at_the_mean_epoch_time():
-    left = TimeLeft(planned=10)
-    assert left.left() == ""  # nothing measured yet
-    left.start_phase(4)
-    left.epoch_end(epoch(3.0))
-    left.epoch_end(epoch(5.0))
-    assert left.left() == f"about 0m{(10 - 2) * 5:02d}s left"  # mean 5 s (4 s + 1 s validation)
-    left.start_phase(6)  # the first phase stopped early after 2 of 4: 2 epochs given back
-    assert left.planned == 8 and left.left() == "about 0m30s left"
-    for _ in range(6):
-        left.epoch_end(epoch(4.0))
-    left.stop_phase()
-    assert left.left() == "about 0m00s left"
 
 
 class Recording(PlainReporter):
@@ -75,9 +67,120 @@ def test_a_phase_reports_each_epochs_batches(monkeypatch):
     assert "scratch epoch 2/2" in reporter.stream.getvalue()
 
 
-def test_the_terminal_shows_runs_with_time_left_and_the_epochs_batches():
-    reporter = RichReporter(Console(file=io.StringIO(), force_terminal=True, width=120))
-    reporter.start_suite(2, epochs=4)
+# The estimates ------------------------------------------------------------------------------
+
+
+def fast_then_slow(folder, slow_seconds: float | None = 100.0) -> Estimator:
+    """A suite of simple_cnn (2 s earlier) then DenseNet121 (`slow_seconds` earlier, or never
+    run), planned as `bench run` plans it, estimated from a results folder written as it
+    writes one."""
+    settings = Settings(
+        models=["simple_cnn", "DenseNet121"], dataset="digits", weights="none", out=str(folder)
+    )
+    settings = settings.validate()
+    runs = plan(settings, chosen_models(settings), load_dataset("digits"))
+    same = {"settings_hash": settings.settings_hash(), "backend": keras.backend.backend()}
+    rows = [run_row("simple_cnn", "scratch", 0, 0.7, train_time_s=2.0, epochs_run=30, **same)]
+    if slow_seconds is not None:
+        rows.append(run_row("DenseNet121", "scratch", 0, 0.8, train_time_s=slow_seconds, **same))
+    write_fixture(folder, rows)
+    return Estimator.for_runs(runs, settings, ResultsStore(folder).read("runs"))
+
+
+def test_a_slow_model_after_a_fast_one_shows_its_own_estimate(tmp_path):
+    """Issue 23: `about 0m06s left` before DenseNet121's 100 s, extrapolated from the fast
+    model's epochs."""
+    reporter = PlainReporter(io.StringIO())
+    reporter.start_suite(2, fast_then_slow(tmp_path))
+    reporter.start_run(1, 2, "simple_cnn seed=0")
+    reporter.start_phase("scratch", 30)
+    for _ in range(30):
+        reporter.epoch_end(epoch(0.05, 0.01))  # fast: 0.06 s an epoch
+    reporter.end_run("done")
+    reporter.start_run(2, 2, "DenseNet121 seed=0")
+    lines = reporter.stream.getvalue().splitlines()
+    assert "[1/2] simple_cnn seed=0 (about 1m42s left)" in lines  # 2 s + 100 s
+    assert "[2/2] DenseNet121 seed=0 (about 1m40s left)" in lines
+
+
+def test_with_no_earlier_run_the_time_left_is_unknown_not_a_number(tmp_path):
+    reporter = PlainReporter(io.StringIO())
+    reporter.start_suite(2, fast_then_slow(tmp_path, slow_seconds=None))
+    reporter.start_run(1, 2, "simple_cnn seed=0")
+    assert "(at least 0m02s left, 1 run(s) unknown)" in reporter.stream.getvalue()
+    reporter.end_run("done")
+    reporter.start_run(2, 2, "DenseNet121 seed=0")  # no GMACs recorded for it: none to scale
+    assert reporter.stream.getvalue().splitlines()[-1] == (
+        "[2/2] DenseNet121 seed=0 (time left unknown)"
+    )
+
+
+def test_a_model_never_run_is_scaled_by_gmacs_from_the_nearest_measured():
+    estimator = Estimator(
+        [Planned("B", (("scratch", 4),), gmacs=3.0)],
+        [Measured("tiny", "scratch", 50.0, 2, gmacs=0.01), Measured("A", "scratch", 10.0, 2, 1.0)],
+    )
+    assert estimator.run_seconds(0) == 60.0  # 5 s per GMAC-epoch (A's) x 3 GMACs x 4 epochs
+    frozen = Estimator([Planned("B", (("frozen", 4),), gmacs=3.0)], estimator.measured)
+    assert frozen.run_seconds(0) is None, "only the same phase scales"
+    no_gmacs = Estimator([Planned("B", (("scratch", 4),))], estimator.measured)
+    assert no_gmacs.run_seconds(0) is None
+
+
+def test_once_a_run_of_the_suite_is_measured_the_others_are_scaled_by_gmacs_roughly():
+    estimator = Estimator(
+        [Planned("A", (("scratch", 2),), gmacs=1.0), Planned("B", (("scratch", 2),), gmacs=3.0)]
+    )
+    reporter = PlainReporter(io.StringIO())
+    reporter.start_suite(2, estimator)
+    reporter.start_run(1, 2, "A seed=0")
+    reporter.start_phase("scratch", 2)
+    reporter.epoch_end(epoch(4.0))
+    reporter.epoch_end(epoch(4.0))
+    reporter.end_run("done")
+    reporter.start_run(2, 2, "B seed=0")
+    assert reporter.stream.getvalue().splitlines()[1::4] == [
+        "[1/2] A seed=0 (time left unknown)",
+        "[2/2] B seed=0 (about 0m30s left, scaled by GMACs: rough)",  # 3 x A's 10 s
+    ]
+
+
+def test_gmacs_come_from_any_recorded_row_scaled_by_the_image_size_squared():
+    rows = pd.DataFrame(
+        [run_row("A", "scratch", 0, 0.5, gmacs=0.5, image_size=112, settings_hash="other")]
+    )
+    assert recorded_gmacs(rows, "A", 224) == 2.0
+    assert recorded_gmacs(rows, "A", 112) == 0.5
+    assert recorded_gmacs(rows, "B", 224) is None
+
+
+def test_the_current_run_is_re_estimated_from_its_own_epochs():
+    now = [0.0]
+    estimator = Estimator(
+        [Planned("A", (("frozen", 3), ("finetune", 2))), Planned("A", (("frozen", 3),))],
+        [Measured("A", "frozen", 30.0, 3), Measured("A", "finetune", 50.0, 2)],
+    )
+    left = TimeLeft(estimator, clock=lambda: now[0])
+    assert left.left() is None  # nothing started
+    left.start_run(1)
+    assert left.left().seconds == 30 + 50 + 30
+    left.start_phase("frozen", 3)
+    now[0] = 10.0
+    assert left.left().seconds == 20 + 50 + 30  # its estimate less the time it has run
+    left.epoch_end(epoch(5.0))  # 6 s with validation
+    assert left.left().seconds == 2 * 6 + 50 + 30
+    now[0] = 13.0
+    assert left.left().seconds == 9 + 50 + 30
+    left.start_phase("finetune", 2)  # frozen stopped early: its unrun epochs count no more
+    assert left.left().seconds == 50 + 18  # the next run's frozen: the mean of 30 and 6
+    left.end_run()
+    assert left.left() == type(left.left())(18.0, 0)
+
+
+def test_the_terminal_shows_one_time_left_beside_the_runs_and_the_epochs_batches(tmp_path):
+    reporter = RichReporter(Console(file=io.StringIO(), force_terminal=True, width=150))
+    assert not any(isinstance(c, TimeRemainingColumn) for c in reporter.bars.columns)
+    reporter.start_suite(2, fast_then_slow(tmp_path))
     reporter.start_run(1, 2, "simple_cnn seed=0")
     reporter.start_phase("scratch", 2)
     reporter.start_epoch(1, 30)
@@ -85,7 +188,10 @@ def test_the_terminal_shows_runs_with_time_left_and_the_epochs_batches():
     tasks = {task.description: task for task in reporter.bars.tasks}
     assert tasks["  epoch 1"].total == 30 and tasks["  epoch 1"].completed == 12
     reporter.epoch_end(epoch(9.0))
+    reporter.bars.refresh()
+    shown = reporter.console.file.getvalue()
+    assert "about 1m50s left" in shown  # 1 epoch of 10 s, then DenseNet121's 100 s
+    assert "-:--:--" not in shown and "loss 1.0000" in shown
     tasks = {task.description: task for task in reporter.bars.tasks}
-    assert tasks["runs"].fields["metrics"] == "about 0m30s left"  # 3 epochs of 10 s
     assert tasks["simple_cnn seed=0 scratch"].completed == 1
     reporter.close()

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
+from rich.text import Text
+
+from bench.execution.estimates import Estimator, Left, TimeLeft
 
 
 def _metrics(record: dict) -> str:
@@ -31,35 +34,17 @@ def duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-@dataclass
-class TimeLeft:
-    """The suite's time left, from the epochs measured so far: their mean time, times the
-    epochs still planned (a phase stopped early gives its unrun epochs back)."""
-
-    planned: int = 0  # epochs of the runs still to start, and of the current one
-    done: int = 0
-    seconds: float = 0.0
-    phase_epochs: int = 0
-    phase_done: int = 0
-
-    def start_phase(self, epochs: int) -> None:
-        self.stop_phase()
-        self.phase_epochs, self.phase_done = epochs, 0
-
-    def stop_phase(self) -> None:
-        self.planned -= self.phase_epochs - self.phase_done
-        self.phase_epochs = self.phase_done = 0
-
-    def epoch_end(self, record: dict) -> None:
-        self.done += 1
-        self.phase_done += 1
-        self.seconds += record["epoch_time_s"] + (record.get("val_time_s") or 0.0)
-
-    def left(self) -> str:
-        if not self.done:
-            return ""
-        seconds = max(self.planned - self.done, 0) * self.seconds / self.done
-        return f"about {duration(seconds)} left"
+def left_text(left: Left | None) -> str:
+    """The one time left shown: "about" only where every run not finished has an estimate;
+    else at least what those with one take, and how many have none."""
+    if left is None:
+        return ""
+    rough = ", scaled by GMACs: rough" if left.rough else ""
+    if not left.unknown:
+        return f"about {duration(left.seconds)} left{rough}"
+    if left.seconds:
+        return f"at least {duration(left.seconds)} left, {left.unknown} run(s) unknown{rough}"
+    return "time left unknown"
 
 
 class PlainReporter:
@@ -73,20 +58,24 @@ class PlainReporter:
     def say(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
-    def start_suite(self, total: int, epochs: int = 0) -> None:
-        """`epochs`: the epochs planned for the runs to start (those recorded are skipped)."""
-        self.time_left.planned = epochs
+    def start_suite(self, total: int, estimator: Estimator | None = None) -> None:
+        """`estimator`: of the runs to start, in the order they start (those recorded are
+        skipped)."""
+        self.time_left = TimeLeft(estimator)
         self.say(f"bench: {total} run(s)")
 
     def start_run(self, index: int, total: int, label: str) -> None:
-        self.time_left.stop_phase()
+        self.time_left.start_run(index)
         self.label = f"[{index}/{total}] {label}"
-        left = self.time_left.left()
+        left = self.left()
         self.say(f"{self.label} ({left})" if left else self.label)
+
+    def left(self) -> str:
+        return left_text(self.time_left.left())
 
     def start_phase(self, phase: str, epochs: int) -> None:
         self.phase, self.epochs = phase, epochs
-        self.time_left.start_phase(epochs)
+        self.time_left.start_phase(phase, epochs)
 
     def start_epoch(self, epoch: int, steps: int | None) -> None:
         pass
@@ -99,15 +88,31 @@ class PlainReporter:
         self.say(f"  {self.phase} epoch {record['epoch']}/{self.epochs}  {_metrics(record)}")
 
     def end_run(self, summary: str) -> None:
+        self.time_left.end_run()
         self.say(f"  {summary}")
 
     def close(self) -> None:
         pass
 
 
+class _Metrics(ProgressColumn):
+    """A bar's metrics; the suite's is its time left, worked out at each refresh so that it
+    counts down between epochs. The one estimate shown: rich's own time remaining, from the
+    bar's pace alone, would contradict it."""
+
+    def __init__(self, reporter: RichReporter):
+        super().__init__()
+        self.reporter = reporter
+
+    def render(self, task: Task) -> Text:
+        if task.id == self.reporter.suite:
+            return Text(self.reporter.left())
+        return Text(task.fields.get("metrics", ""))
+
+
 class RichReporter(PlainReporter):
-    """Live bars for the suite (runs, and the time left from the epochs measured), the
-    current phase (epochs) and the current epoch (batches); finished runs scroll above them."""
+    """Live bars for the suite (runs, and the time left), the current phase (epochs) and the
+    current epoch (batches); finished runs scroll above them."""
 
     def __init__(self, console: Console | None = None):
         super().__init__()
@@ -117,8 +122,7 @@ class RichReporter(PlainReporter):
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[metrics]}"),
+            _Metrics(self),
             console=self.console,
             transient=True,
         )
@@ -129,17 +133,17 @@ class RichReporter(PlainReporter):
     def say(self, text: str) -> None:
         self.bars.console.print(text, highlight=False, markup=False)
 
-    def start_suite(self, total: int, epochs: int = 0) -> None:
-        self.time_left.planned = epochs
+    def start_suite(self, total: int, estimator: Estimator | None = None) -> None:
+        self.time_left = TimeLeft(estimator)
         self.bars.update(self.suite, total=total, description="runs")
 
     def start_run(self, index: int, total: int, label: str) -> None:
-        self.time_left.stop_phase()
+        self.time_left.start_run(index)
         self.label = label
-        self.bars.update(self.suite, completed=index - 1, metrics=self.time_left.left())
+        self.bars.update(self.suite, completed=index - 1)
 
     def start_phase(self, phase: str, epochs: int) -> None:
-        self.time_left.start_phase(epochs)
+        self.time_left.start_phase(phase, epochs)
         for task in (self.phase_task, self.epoch_task):
             if task is not None:
                 self.bars.remove_task(task)
@@ -157,9 +161,9 @@ class RichReporter(PlainReporter):
     def epoch_end(self, record: dict) -> None:
         self.time_left.epoch_end(record)
         self.bars.update(self.phase_task, completed=record["epoch"], metrics=_metrics(record))
-        self.bars.update(self.suite, metrics=self.time_left.left())
 
     def end_run(self, summary: str) -> None:
+        self.time_left.end_run()
         self.say(f"{self.label}: {summary}")
 
     def close(self) -> None:

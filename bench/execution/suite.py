@@ -20,9 +20,10 @@ from bench.data.dataset import Dataset
 from bench.data.shared_memory import remove_stale_copies
 from bench.data.splits import split_indices
 from bench.errors import BenchError
+from bench.execution.estimates import Estimator
 from bench.execution.executors import EXECUTORS
 from bench.execution.one_run import Run, split_arguments
-from bench.measure import provenance
+from bench.measure import health, provenance
 from bench.models import registry
 from bench.models.classifier import input_size, is_transfer
 from bench.models.registry import ModelSpec
@@ -110,12 +111,15 @@ def run_suite(
 
     def record(run: Run, tables: dict) -> None:
         store.write_run(run.run_id, tables)
+        warn_flagged(tables["runs"])
         if on_recorded is not None:
             on_recorded(run.run_id)
 
     with executor_class(settings, dataset, reporter) as executor:
         store.write_environment(provenance.collect() | executor.environment(), settings)
-        reporter.start_suite(len(pending), planned_epochs(pending, settings))
+        reporter.start_suite(
+            len(pending), Estimator.for_runs(pending, settings, store.read("runs"))
+        )
         try:
             executor.run_all(pending, record)
         except KeyboardInterrupt:
@@ -125,9 +129,11 @@ def run_suite(
     return rows[rows["run_id"].isin({r.run_id for r in runs})].reset_index(drop=True)
 
 
-def planned_epochs(runs: list[Run], settings: Settings) -> int:
-    """The epochs the runs would train if none stopped early."""
-    return sum(getattr(settings, f"epochs_{phase}") for run in runs for phase in run.phases)
+def warn_flagged(rows: list[dict]) -> None:
+    """A warning line for each phase of a run that learned nothing (bench.measure.health)."""
+    for row in rows:
+        if row["status"] == "ok" and row["flag"]:
+            log.warning("%s", health.advice(row))
 
 
 def say_interrupted(reporter, store: ResultsStore, runs: list[Run]) -> None:
