@@ -9,12 +9,13 @@ import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from matplotlib.patches import Rectangle
 from PIL import Image
 
 from bench.common.files import write_atomically
 from bench.reports import plots, statistics
 from bench.reports.comparison import Comparison, load_comparison
-from bench.reports.plots.bars import gpu_memory
+from bench.reports.plots.bars import gpu_memory, phases, throughput
 from bench.reports.plots.base import Missing, plain_log_axis, short_label
 from bench.reports.plots.classes import per_class_accuracy
 from bench.reports.plots.curves import continuous_epochs, training_curves
@@ -27,8 +28,11 @@ matplotlib.use("Agg")
 
 def assert_figures(paths, folder, formats=("png",)) -> None:
     expected = {folder / f"{name}.{fmt}" for name in plots.FIGURES for fmt in formats}
-    assert set(paths) == expected
-    for path in paths:
+    assert set(paths) == expected | {folder / "captions.md"}
+    captions = (folder / "captions.md").read_text()
+    for name in plots.FIGURES:
+        assert f"## {name}\n" in captions and f"`{name}.{formats[0]}`" in captions, name
+    for path in expected:
         assert path.stat().st_size > 1000, path
         if path.suffix == ".png":
             with Image.open(path) as image:
@@ -55,6 +59,72 @@ def test_one_seed_with_gpu_memory_and_a_failed_model(tmp_path):
     figure = gpu_memory(comparison, table)  # drawn, not "Missing"
     assert len(figure.axes[0].patches) >= 2 * 4  # frozen and finetune bars of 4 backbones
     assert_figures(plots.draw_all(comparison, tmp_path, formats=("png",)), tmp_path)
+
+
+def test_titles_are_the_figures_alone_and_the_files_say_which_runs(tmp_path):
+    """The settings hash is provenance, not a title: it is in each file's metadata."""
+    comparison = load_comparison(write_fixture(tmp_path / "results"))
+    runs = comparison.describe()
+    assert "settings aaaa + bbbb" in runs
+    titles = {}
+    for name, figure, *_ in plots.figures(comparison):
+        titles[name] = figure.get_suptitle()
+        plt.close(figure)
+    assert titles["throughput"] == "Training and inference throughput"
+    for name, title in titles.items():
+        assert "settings" not in title and "aaaa" not in title and runs not in title, name
+        assert title == plots.FIGURES[name].title
+    out = tmp_path / "plots"
+    plots.draw_all(comparison, out, formats=("png", "pdf", "svg", "jpg"))
+    with Image.open(out / "throughput.png") as image:
+        text = image.text
+    assert text["Title"] == "Training and inference throughput" and text["Source"] == runs
+    assert text["Description"].startswith("Training and inference throughput. One row per")
+    assert f"Runs: {runs}; models ranked by test accuracy" in text["Description"]
+    pdf = (out / "throughput.pdf").read_bytes()
+    assert f"/Keywords ({runs})".encode() in pdf and b"/Subject (Training and" in pdf
+    assert f"<dc:source>{runs}</dc:source>" in (out / "throughput.svg").read_text()
+    assert (out / "throughput.jpg").stat().st_size > 1000, "a format without metadata: drawn"
+
+
+def test_captions_md_gives_every_figure_its_caption_and_its_runs(tmp_path):
+    comparison = load_comparison(write_fixture(tmp_path / "results"))
+    plots.draw_all(comparison, tmp_path, formats=("png", "pdf"))
+    text = (tmp_path / "captions.md").read_text()
+    sections = text.split("\n## ")[1:]
+    assert [s.split("\n")[0] for s in sections] == list(plots.FIGURES)
+    for section, (name, figure) in zip(sections, plots.FIGURES.items(), strict=True):
+        assert f"Files: `{name}.png`, `{name}.pdf`" in section
+        assert f"{figure.title}. {figure.caption}" in section
+        assert f"Runs: {comparison.describe()}; models ranked by test accuracy of" in section
+    assert "Not drawn: no GPU memory recorded" in sections[list(plots.FIGURES).index("gpu_memory")]
+
+
+def bar_lengths(ax) -> list[float]:
+    return [p.get_width() for p in ax.patches if isinstance(p, Rectangle) and p.get_width() > 0]
+
+
+def test_throughput_is_points_on_a_log_axis_and_bars_start_at_zero(tmp_path):
+    """A bar's length is its value: on a log axis it has no zero to start from."""
+    rows = runs()
+    for row in rows:
+        row["peak_gpu_mem_mb"] = 1000.0 + len(row["model"])
+    comparison = load_comparison(write_fixture(tmp_path, rows))
+    table = statistics.ranking(comparison)
+    figure = throughput(comparison, table)
+    (ax,) = figure.axes
+    assert ax.get_xscale() == "log" and bar_lengths(ax) == [], "no bars on the log axis"
+    assert len(ax.get_legend().get_texts()) == 4, "training in three phases, and inference"
+    points = [
+        line for line in ax.lines if line.get_marker() != "None" and line.get_label()[0] == "_"
+    ]
+    assert len(points) == 4, "a point per model and mode"
+    assert {len(line.get_xdata()) for line in points} == {len(table)}, "one per model"
+    for draw in (phases, gpu_memory):
+        ax = draw(comparison, table).axes[0]
+        assert ax.get_xscale() == "linear" and ax.get_xlim()[0] == 0, draw.__name__
+        assert len(bar_lengths(ax)) >= 5, draw.__name__
+    plt.close("all")
 
 
 def test_without_gpu_the_memory_figure_says_why():
@@ -118,7 +188,8 @@ def test_bench_plot_command(tmp_path, capsys):
     write_fixture(tmp_path)
     result = run_here(capsys, "plot", "--results", str(tmp_path), "--formats", "png")
     assert result.returncode == 0, result.stderr
-    assert_figures(sorted((tmp_path / "plots").glob("*.png")), tmp_path / "plots")
+    written = [*(tmp_path / "plots").glob("*.png"), tmp_path / "plots" / "captions.md"]
+    assert_figures(written, tmp_path / "plots")
     bad = run_here(capsys, "plot", "--results", str(tmp_path), "--formats", "gif2")
     assert bad.returncode == 2 and "cannot draw gif2" in bad.stderr
 

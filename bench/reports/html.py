@@ -38,8 +38,10 @@ def render(
     says `why_empty` and still lists the failed runs and the details. The figures rank by
     `metric` of `phase`, as the table does."""
     figures = []
-    for name, figure in plots.figures(comparison, metric, phase) if report else ():
-        figures.append({"name": name, "title": figure.get_suptitle(), "svg": plots.svg(figure)})
+    for name, figure, caption in plots.figures(comparison, metric, phase) if report else ():
+        # The caption bench plot writes to captions.md, less the runs: the page's title says them.
+        about = {"name": name, "title": caption.title, "says": caption.explains}
+        figures.append({**about, "drawn": not caption.missing, "svg": plots.svg(figure)})
         plt.close(figure)
     protocols = environment.get("protocols", {})
     hashes = sorted(set(comparison.runs["settings_hash"].dropna()))

@@ -6,14 +6,19 @@ then the file still gets written, holding that reason, so a paper's figure list 
 
 May import: what `bench.reports` may, and `bench.reports.comparison` and `statistics`.
 
-Adding a figure is one function in a module here (scatter, bars, curves, classes) and one line
-in `FIGURES`: `bench plot`, report.html and MLflow's artifacts all draw from that table.
+Titles carry no settings hash: each saved file holds the comparison it was drawn from in its
+metadata (PNG, PDF, SVG), and captions.md beside the files gives every figure a caption to paste
+(`captions`).
+
+Adding a figure is one function in a module here (scatter, bars, curves, classes) and one entry
+in `catalog.FIGURES` (title, caption, draw): `bench plot`, report.html and MLflow's artifacts all
+draw and caption from that table.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 # No matplotlib.use() here: this module is imported in the caller's process too (bench.run
@@ -26,33 +31,12 @@ from matplotlib.backend_bases import FigureCanvasBase
 from bench.common.files import write_atomically
 from bench.errors import BenchError
 from bench.reports.comparison import Comparison
-from bench.reports.plots.bars import gpu_memory, phases, throughput
 from bench.reports.plots.base import Missing
-from bench.reports.plots.classes import confusion_best, per_class_accuracy
-from bench.reports.plots.curves import training_curves
-from bench.reports.plots.scatter import accuracy_vs
-from bench.reports.statistics import ranking
+from bench.reports.plots.captions import CAPTIONS, Caption, captions_file, metadata
+from bench.reports.plots.catalog import FIGURES, Figure
+from bench.reports.statistics import PHASE_NAMES, ranking
 
-FIGURES: dict[str, tuple[str, Callable]] = {
-    "accuracy_vs_params": (
-        "Test accuracy against parameters",
-        lambda c, t: accuracy_vs(t, "params_m", "parameters (millions, log scale)"),
-    ),
-    "accuracy_vs_time": (
-        "Test accuracy against training time per epoch",
-        lambda c, t: accuracy_vs(t, "time_per_epoch_s", "time per epoch (s, log scale)"),
-    ),
-    "accuracy_vs_gmacs": (
-        "Test accuracy against compute",
-        lambda c, t: accuracy_vs(t, "gmacs", "GMACs per image (log scale)"),
-    ),
-    "phases": ("Frozen, fine-tuned and from-scratch test accuracy", phases),
-    "training_curves": ("Training and validation accuracy per epoch", training_curves),
-    "gpu_memory": ("Peak GPU memory per phase", gpu_memory),
-    "throughput": ("Training and inference throughput", throughput),
-    "per_class_accuracy": ("Per-class test accuracy (%)", per_class_accuracy),
-    "confusion_best": ("Confusion matrix of the best model", confusion_best),
-}
+__all__ = ["FIGURES", "Caption", "Figure", "draw_all", "figures", "svg"]
 
 
 def draw_all(
@@ -62,8 +46,8 @@ def draw_all(
     phase: str = "final",
     formats: Sequence[str] = ("png", "pdf"),
 ) -> list[Path]:
-    """Every figure of FIGURES, in each format, into out (made if missing); returns the
-    files written."""
+    """Every figure of FIGURES, in each format, into out (made if missing), and captions.md;
+    returns the files written."""
     # Every format matplotlib writes, whatever the caller's backend (and no figure opened).
     supported = FigureCanvasBase.get_supported_filetypes()
     unknown = sorted(set(formats) - set(supported))
@@ -71,38 +55,47 @@ def draw_all(
         raise BenchError(f"cannot draw {', '.join(unknown)}; formats: {', '.join(supported)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, figure in figures(comparison, metric, phase):
+    written, captions = [], []
+    for name, figure, caption in figures(comparison, metric, phase):
         for fmt in formats:
-            written.append(_save(figure, out / f"{name}.{fmt}", fmt))
+            written.append(_save(figure, out / f"{name}.{fmt}", fmt, metadata(caption, fmt)))
         plt.close(figure)
-    return written
+        captions.append((name, caption))
+    write_atomically(out / CAPTIONS, captions_file(captions, formats))
+    return [*written, out / CAPTIONS]
 
 
 def figures(
     comparison: Comparison, metric: str = "test_accuracy", phase: str = "final"
-) -> Iterator[tuple[str, plt.Figure]]:
-    """Each figure of FIGURES by name, titled; one that cannot be drawn holds the reason.
-    The caller closes each figure."""
+) -> Iterator[tuple[str, plt.Figure, Caption]]:
+    """Each figure of FIGURES by name, titled, with its caption; one that cannot be drawn
+    holds the reason, and so does its caption. The caller closes each figure."""
     table = ranking(comparison, metric, phase)
+    ranked = f"models ranked by {metric.replace('_', ' ')} of {PHASE_NAMES[phase]}"
     with plt.rc_context():  # the theme is ours alone: the caller's settings come back after
         sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
-        yield from _drawn(comparison, table)
+        for name, entry in FIGURES.items():
+            figure, why = _drawn(entry, comparison, table)
+            caption = Caption(entry.title, entry.caption, comparison.describe(), ranked, why)
+            yield name, figure, caption
 
 
-def _drawn(comparison: Comparison, table) -> Iterator[tuple[str, plt.Figure]]:
-    for name, (title, draw) in FIGURES.items():
-        try:
-            if comparison.ok.empty:
-                raise Missing("no successful run in this comparison")
-            figure = draw(comparison, table)
-        except Missing as why:
-            figure = _message(str(why))
-        if not figure.legends:  # a seaborn grid has laid itself out around its legend
-            figure.tight_layout()
-        # Above everything the figure holds (panel titles too); bbox_inches="tight" keeps it.
-        figure.suptitle(f"{title}\n{comparison.describe()}", fontsize=10, y=1.0, va="bottom")
-        yield name, figure
+def _drawn(entry: Figure, comparison: Comparison, table) -> tuple[plt.Figure, str]:
+    """The figure titled with its human title alone (the provenance goes to its metadata and
+    caption), and why it was not drawn ("" when it was)."""
+    why = ""
+    try:
+        if comparison.ok.empty:
+            raise Missing("no successful run in this comparison")
+        figure = entry.draw(comparison, table)
+    except Missing as missing:
+        why = str(missing)
+        figure = _message(why)
+    if not figure.legends:  # a seaborn grid has laid itself out around its legend
+        figure.tight_layout()
+    # Above everything the figure holds (panel titles too); bbox_inches="tight" keeps it.
+    figure.suptitle(entry.title, fontsize=10, y=1.0, va="bottom")
+    return figure, why
 
 
 def svg(figure: plt.Figure) -> str:
@@ -121,9 +114,11 @@ def _message(text: str) -> plt.Figure:
     return figure
 
 
-def _save(figure: plt.Figure, path: Path, fmt: str) -> Path:
-    """Atomically, like the results: never half a figure."""
-    write_atomically(
-        path, lambda out: figure.savefig(out, format=fmt, dpi=150, bbox_inches="tight")
-    )
+def _save(figure: plt.Figure, path: Path, fmt: str, about: dict[str, str] | None) -> Path:
+    """Atomically, like the results: never half a figure. `about`: the file's metadata."""
+
+    def save(out) -> None:
+        figure.savefig(out, format=fmt, dpi=150, bbox_inches="tight", metadata=about)
+
+    write_atomically(path, save)
     return path

@@ -1,5 +1,7 @@
-"""Per-model bar charts: accuracy of each phase, peak GPU memory, throughput. Error bars are
-one standard deviation over seeds (none for a single seed)."""
+"""Per-model charts, a row per model: bars of accuracy per phase and of peak GPU memory, on
+linear axes from zero (a bar's length is its value); points of throughput on a log axis (rates
+span orders of magnitude, and a bar on a log axis has no zero to start from). Whiskers are one
+standard deviation over seeds (none for a single seed)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,30 @@ def _bars(data: pd.DataFrame, x: str, hue: str, order: list[str], hue_order: lis
         hue_order=hue_order,
         errorbar="sd",
         capsize=0.2,
+        err_kws={"linewidth": 0.8},
+        ax=ax,
+    )
+    ax.set(xlabel=label, ylabel="")
+    ax.set_xlim(left=0)  # the bar's length is the value: the axis starts at zero, whatever
+    legend_outside(ax)
+    return figure, ax
+
+
+def _points(data: pd.DataFrame, x: str, hue: str, order: list[str], hue_order: list[str], label):
+    """A point per model and hue at the mean, with its whisker, and no line between them."""
+    figure, ax = plt.subplots(figsize=(7.5, tall(len(order) * max(1, len(hue_order)) / 2.5)))
+    sns.pointplot(
+        data,
+        x=x,
+        y="model",
+        hue=hue,
+        order=order,
+        hue_order=hue_order,
+        errorbar="sd",
+        capsize=0.15,
+        dodge=0.5 if len(hue_order) > 1 else False,
+        linestyle="none",
+        markers=["o", "s", "^", "D", "v"][: len(hue_order)],  # told apart without colour
         err_kws={"linewidth": 0.8},
         ax=ax,
     )
@@ -60,7 +86,8 @@ def throughput(comparison, table: pd.DataFrame) -> plt.Figure:
         raise Missing("no throughput recorded")
     modes = [f"training, {p}" for p in PHASES] + ["inference"]
     modes = [m for m in modes if m in set(data["mode"])]
-    figure, ax = _bars(data, "rate", "mode", model_order(table), modes, "images per second")
+    order = [m for m in model_order(table) if m in set(data["model"])]
+    figure, ax = _points(data, "rate", "mode", order, modes, "images per second")
     ax.set_xscale("log")
     plain_log_axis(ax.xaxis)
     ax.set_xlabel("images per second (log scale)")
