@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from markupsafe import escape
 
 from bench.reports import html
 from bench.reports.plots import FIGURES
@@ -68,9 +69,15 @@ def test_report_html_holds_every_model_and_figure_and_sorts(tmp_path, browser, c
 
     page, errors = open_page(browser, tmp_path / "report.html")
     assert errors == []
+    column_width = page.locator("#title").bounding_box()["width"]
+    assert column_width > 1000, "the viewport's 1280 px, less the page's margins"
     for name in FIGURES:
         box = page.locator(f"#figure-{name} svg").bounding_box()
         assert box and box["width"] > 100 and box["height"] > 50, name
+        if name != "gpu_memory":  # not drawn on the fixture's CPU: one line of text
+            assert box["width"] >= 0.98 * column_width, f"{name} is as wide as the page"
+        caption = page.locator(f"#figure-{name} figcaption").bounding_box()
+        assert caption and caption["y"] >= box["y"] + box["height"], "the caption below it"
     header = page.eval_on_selector_all("#ranking th", "ths => ths.map(t => t.textContent)")
     assert column(page, 0)[0] == "1"
     page.click("#ranking th:nth-child(2)")  # model, ascending
@@ -117,6 +124,26 @@ def test_a_page_where_every_run_failed_says_so_once_and_lists_the_failures(tmp_p
     assert "--phase" not in text, "no other phase would help when every run failed"
     assert "<figure" not in text and 'id="no-figures"' in text
     assert "no weights for VGG16" in text and "no weights for ResNet50" in text
+
+
+def test_each_figure_is_captioned_and_as_wide_as_the_page(tmp_path):
+    """Captions say what is drawn and how to read it, as captions.md does, not the file name;
+    no style puts figures side by side or shrinks them."""
+    write_fixture(tmp_path)
+    text = html.make(tmp_path).read_text()
+    style = re.search(r"<style>(.*?)</style>", text, re.S).group(1)
+    assert "figure svg { display: block; width: 100%; height: auto; }" in style
+    assert not re.search(r"grid-template-columns|display: *flex|columns:|max-width: *min", style)
+    assert not re.search(r"width: *(50|33|25)%", style)
+    found = re.findall(
+        r'<figure id="figure-(\w+)"[^>]*>.*?<figcaption>(.*?)</figcaption>', text, re.S
+    )
+    captions = dict(found)
+    assert list(captions) == list(FIGURES)
+    assert captions["throughput"].startswith("<strong>Training and inference throughput.</strong>")
+    for name, figure in FIGURES.items():
+        said = f"<strong>{escape(figure.title)}.</strong> {escape(figure.caption)}"
+        assert captions[name].startswith(said), name
 
 
 def test_the_tie_mark_is_explained_as_the_code_and_tables_mean_it(tmp_path):
