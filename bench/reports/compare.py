@@ -15,6 +15,7 @@ from scipy import stats
 
 from bench.errors import BenchError
 from bench.reports.comparison import Comparison, describe_runs, load_comparison
+from bench.reports.tables import FLAG_MARK
 from bench.results import ResultsStore
 from bench.settings import PHASES
 
@@ -82,6 +83,7 @@ def compare(a: Comparison, b: Comparison) -> pd.DataFrame:
         if right.empty:
             continue
         row = {"model": model, "phase": phase, "seeds_a": len(left), "seeds_b": len(right)}
+        row |= {"flag_a": _flags(left), "flag_b": _flags(right)}
         for column in ACCURACIES:
             x, y = _figures(left, column), _figures(right, column)
             row |= {f"{column}_a": x.mean(), f"{column}_b": y.mean()}
@@ -97,6 +99,11 @@ def compare(a: Comparison, b: Comparison) -> pd.DataFrame:
         return frame
     order = frame["phase"].map({p: i for i, p in enumerate(PHASES)})
     return frame.assign(_order=order).sort_values(["model", "_order"]).drop(columns="_order")
+
+
+def _flags(rows: pd.DataFrame) -> str:
+    """The runs' flags (bench.measure.health), joined; empty when none is flagged."""
+    return ", ".join(sorted(set(rows["flag"].fillna("").astype(str)) - {""}))
 
 
 def _figures(rows: pd.DataFrame, column: str) -> pd.Series:
@@ -120,16 +127,20 @@ def only_in(a: Comparison, b: Comparison) -> tuple[list[str], list[str]]:
 
 def display(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """The table as text: accuracies in % (mean ± sd), the difference in points marked * where
-    p < 0.05, ratios as 1.23x; empty where a side lacks the figure."""
+    p < 0.05, ratios as 1.23x; empty where a side lacks the figure. A model and phase whose
+    runs are flagged on either side is marked, and gets no p-value: a test between failed
+    trainings says nothing about the model."""
     header = ["model", "phase", "seeds A/B"]
     for name in ACCURACIES.values():
         header += [f"{name} A %", f"{name} B %", "B-A (points)", "p"]
     header += [f"{name} B/A" for name in RATIOS.values()]
     rows = []
     for _, row in frame.iterrows():
-        cells = [row["model"], row["phase"], f"{row['seeds_a']}/{row['seeds_b']}"]
+        flagged = bool(row["flag_a"] or row["flag_b"])
+        model = f"{row['model']} {FLAG_MARK}" if flagged else row["model"]
+        cells = [model, row["phase"], f"{row['seeds_a']}/{row['seeds_b']}"]
         for column in ACCURACIES:
-            p = row[f"{column}_p"]
+            p = np.nan if flagged else row[f"{column}_p"]
             mark = "*" if p < SIGNIFICANCE else ""
             cells += [_mean_sd(row, column, "a"), _mean_sd(row, column, "b")]
             cells += [f"{100 * row[f'{column}_diff']:+.2f}{mark}", _number(p, ".3f")]
@@ -172,4 +183,9 @@ def describe(a: Side, b: Side) -> list[str]:
     if right:
         lines.append(f"only in B: {', '.join(right)}")
     lines.append(f"*: B-A differs from 0 at the {SIGNIFICANCE:.0%} level (Welch's t-test, seeds)")
+    if any((side.comparison.ok["flag"].fillna("") != "").any() for side in (a, b)):
+        lines.append(
+            f"{FLAG_MARK}: runs flagged on a side (chance level or diverged, see runs.csv's "
+            "flag): the difference compares failed trainings, so no p-value is given"
+        )
     return lines

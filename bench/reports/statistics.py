@@ -69,8 +69,9 @@ def ranked_phase(ok: pd.DataFrame, phase: str) -> dict[str, str]:
 
 def ranking(comparison: Comparison, metric: str = "test_accuracy", phase: str = "final"):
     """One row per model: statistics over seeds of each phase's test accuracy, the gain from
-    fine-tuning, and the ranked phase's figures; its rank by `metric`, and whether its interval
-    overlaps the best model's (`tied`)."""
+    fine-tuning, and the ranked phase's figures; the flags of its runs in that phase (`flag`,
+    `flagged`: how many runs), its rank by `metric` (none when flagged), and whether its
+    interval overlaps the best model's (`tied`)."""
     check_ranking(metric, phase)
     ok = comparison.ok
     if ok.empty:
@@ -82,7 +83,22 @@ def ranking(comparison: Comparison, metric: str = "test_accuracy", phase: str = 
     table = table.join(info, on="model")
     table["phase"] = table["model"].map(ranked_phase(ok, phase))
     table["seeds"] = table["score_n"]
+    table = table.join(_flags(ok, ranked_phase(ok, phase)), on="model")
     return _rank(table, lower_better=metric in LOWER_BETTER)
+
+
+def _flags(ok: pd.DataFrame, phase_of: dict[str, str]) -> pd.DataFrame:
+    """Per model, its ranked phase's flags (bench.measure.health), joined, and how many of its
+    runs carry one; results written before flags were recorded have none."""
+    ranked = ok[ok["phase"] == ok["model"].map(phase_of)]
+    flags = ranked["flag"].fillna("").astype(str)
+    grouped = flags.groupby(ranked["model"])
+    return pd.DataFrame(
+        {
+            "flag": grouped.agg(lambda f: ", ".join(sorted(set(f) - {""}))),
+            "flagged": grouped.agg(lambda f: int((f != "").sum())),
+        }
+    )
 
 
 def _per_seed(ok: pd.DataFrame, metric: str, phase_of: dict[str, str]) -> pd.DataFrame:
@@ -118,7 +134,8 @@ def _per_seed(ok: pd.DataFrame, metric: str, phase_of: dict[str, str]) -> pd.Dat
 
 
 def _rank(table: pd.DataFrame, lower_better: bool) -> pd.DataFrame:
-    score = table["score_mean"]
+    """Ranks of the unflagged models; flagged ones follow them, unranked."""
+    score = table["score_mean"].where(table["flag"] == "")
     table["rank"] = score.rank(ascending=lower_better, method="min").astype("Int64")
     table = table.sort_values(["rank", "model"], na_position="last").reset_index(drop=True)
     table["tied"] = False
@@ -128,5 +145,6 @@ def _rank(table: pd.DataFrame, lower_better: bool) -> pd.DataFrame:
             overlap = table["score_ci_low"] <= best["score_ci_high"]
         else:
             overlap = table["score_ci_high"] >= best["score_ci_low"]
-        table["tied"] = overlap.fillna(False).astype(bool) & (table.index > 0)
+        ranked = table["rank"].notna().to_numpy()
+        table["tied"] = overlap.fillna(False).astype(bool) & (table.index > 0) & ranked
     return table

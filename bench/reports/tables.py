@@ -18,6 +18,7 @@ from bench.reports.statistics import PHASE_NAMES, ranking, summary
 from bench.results import ResultsStore, schema
 
 TIE_MARK = "†"
+FLAG_MARK = "‡"  # a model whose runs are flagged (bench.measure.health): listed, not ranked
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def build(comparison: Comparison, metric: str = "test_accuracy", phase: str = "f
             f"({len(comparison.failed)} failed runs; runs.csv has each error)"
         )
     table = ranking(comparison, metric, phase)
-    if table["rank"].isna().all():
+    if table["rank"].isna().all() and not table["flagged"].any():
         raise BenchError(
             f"nothing to rank: no model of {comparison.describe()} has {metric} in "
             f"{PHASE_NAMES[phase]} (bench report --phase chooses another phase)"
@@ -97,7 +98,8 @@ def build(comparison: Comparison, metric: str = "test_accuracy", phase: str = "f
     for _, model in table.iterrows():
         mark = TIE_MARK if model["tied"] else ""
         rank = "–" if pd.isna(model["rank"]) else f"{model['rank']}{mark}"
-        rows.append([rank, model["model"], model["family"], str(model["seeds"])])
+        name = f"{model['model']} {FLAG_MARK}" if model["flag"] else model["model"]
+        rows.append([rank, name, model["family"], str(model["seeds"])])
         rows[-1] += [_cell(model, c) for c in columns]
         bold.append([False] * 4 + [_is_best(table, model, c) for c in columns])
     ranked_by = f"ranked by {metric.replace('_', ' ')} of {PHASE_NAMES[phase]}"
@@ -106,7 +108,7 @@ def build(comparison: Comparison, metric: str = "test_accuracy", phase: str = "f
         header=header,
         rows=rows,
         bold=bold,
-        notes=_notes(table, columns) + _mixed_devices(comparison),
+        notes=_notes(table, columns) + flag_notes(table) + _mixed_devices(comparison),
         failures=[
             f"{r.model} seed={r.seed} {r.phase}: {r.error}" for r in comparison.failed.itertuples()
         ],
@@ -158,6 +160,29 @@ def _notes(table: pd.DataFrame, columns: list[Column]) -> list[str]:
             + "."
         )
     return notes
+
+
+def flag_notes(table: pd.DataFrame) -> list[str]:
+    """Which models are not ranked, and why (bench.measure.health)."""
+    flagged = table[table["flagged"] > 0]
+    if flagged.empty:
+        return []
+    models = "; ".join(
+        f"{m.model} ({m.flag}: {m.flagged} of {m.seeds} runs)" for m in flagged.itertuples()
+    )
+    present = {f for flags in flagged["flag"] for f in flags.split(", ")}
+    why = [text for flag, text in FLAG_MEANINGS.items() if flag in present]
+    return [
+        f"{FLAG_MARK} Not ranked: {models}. {' '.join(why)} Their numbers measure a failed "
+        "training, not the model (the warning at the end of each run says what to try)."
+    ]
+
+
+FLAG_MEANINGS = {
+    "chance": "chance: test accuracy not above always guessing the most frequent class "
+    "(one-sided binomial test, p >= 0.01).",
+    "diverged": "diverged: the training loss exploded (not finite, or above 10 ln K).",
+}
 
 
 def _mixed_devices(comparison: Comparison) -> list[str]:
@@ -224,6 +249,7 @@ TEX_ESCAPES = {
     "^": r"\textasciicircum{}",
     "±": r"$\pm$",
     "†": r"$^\dagger$",
+    "‡": r"$^\ddagger$",
     "–": "--",
 }
 

@@ -81,6 +81,13 @@ RUNS = [
     _figure("test_top5_accuracy", "top-5 on the test split (empty with 5 classes or fewer)",
             ACC, "high"),
     _figure("test_macro_f1", "macro-averaged F1 on the test split", ACC, "high"),
+    _c("flag", str, "`chance`: test accuracy not above `chance_accuracy` (one-sided binomial "
+       "test, p >= 0.01); `diverged`: a training loss not finite or above 10 ln K; empty when "
+       "neither. A flagged model is listed, marked, but not ranked"),
+    _c("chance_accuracy", float, "what always guessing the test split's most frequent class "
+       "scores (1/K when balanced)", ACC),
+    _c("above_chance_p", float, "p-value of that test: small when the run learned something",
+       ""),
     _figure("overfit_gap", "`train_accuracy - val_accuracy`", ACC, "low"),
     _figure("efficiency", "test accuracy in percent per million parameters "
        "(`100 * test_accuracy / (params_total / 1e6)`)", "%/M params", "high"),

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from bench.data.splits import Splits
+from bench.measure import health
 from bench.measure.memory import PhaseMemory
 from bench.measure.metrics import classification_metrics, median_after_first
 from bench.models.classifier import Classifier
@@ -69,6 +70,19 @@ class PhaseResult:
         epochs = self.epochs[1:] or self.epochs
         total = sum(e["epoch_time_s"] for e in epochs)
         return sum(e["data_wait_s"] for e in epochs) / total if total > 0 else None
+
+    @property
+    def flag(self) -> str:
+        """`diverged`, `chance` or empty (bench.measure.health)."""
+        return health.flag(self.test["confusion"], [e["loss"] for e in self.epochs])
+
+    @property
+    def chance_accuracy(self) -> float:
+        return health.chance_accuracy(self.test["confusion"])
+
+    @property
+    def above_chance_p(self) -> float:
+        return health.above_chance_p(self.test["confusion"])
 
 
 def phase_names(transfer: bool, settings: Settings) -> list[str]:

@@ -31,7 +31,8 @@ _SCATTER = (
     "Each point is one model: its mean test accuracy over seeds in the ranked phase against "
     "{cost} on a log axis, the grey whisker one standard deviation over seeds; the dashed step "
     "line joins the Pareto front (ringed points), the models that no other model equals or "
-    "beats in accuracy with {short}."
+    "beats in accuracy with {short}. Hollow grey points are models left unranked (a run at "
+    "chance level or diverged), kept off the front."
 )
 
 FIGURES: dict[str, Figure] = {

@@ -1,5 +1,6 @@
 """Accuracy against a cost (parameters, time, GMACs) with the Pareto frontier, every point
-labelled without overlap (adjustText)."""
+labelled without overlap (adjustText). Flagged models (chance level, diverged: not ranked) are
+drawn hollow and kept off the front."""
 
 from __future__ import annotations
 
@@ -31,8 +32,21 @@ def accuracy_vs(table: pd.DataFrame, cost: str, label: str) -> plt.Figure:
     crowd = len(points)  # more room for more labels
     figure, ax = plt.subplots(figsize=(max(7.5, 3 + 0.25 * crowd), max(5.0, 3 + 0.12 * crowd)))
     ax.errorbar(points["x"], points["y"], yerr=points["err"], fmt="none", ecolor="0.6", lw=0.8)
-    sns.scatterplot(points, x="x", y="y", hue="family", style="family", s=60, ax=ax, zorder=3)
-    front = pareto_front(points, "x", "y")
+    flagged = points["flag"].fillna("") != ""
+    if not flagged.all():
+        ranked = points[~flagged]
+        sns.scatterplot(ranked, x="x", y="y", hue="family", style="family", s=60, ax=ax, zorder=3)
+    if flagged.any():
+        ax.scatter(
+            points.loc[flagged, "x"],
+            points.loc[flagged, "y"],
+            s=60,
+            facecolors="none",
+            edgecolors="0.35",
+            zorder=3,
+            label="not ranked (chance level or diverged)",
+        )
+    front = pareto_front(points[~flagged], "x", "y")
     ax.step(
         front["x"],
         front["y"],
