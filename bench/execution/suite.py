@@ -21,7 +21,7 @@ from bench.data.shared_memory import remove_stale_copies
 from bench.data.splits import split_indices
 from bench.errors import BenchError
 from bench.execution.estimates import Estimator
-from bench.execution.executors import EXECUTORS
+from bench.execution.executors import EXECUTORS, Claim
 from bench.execution.one_run import Run, split_arguments
 from bench.measure import health, provenance
 from bench.models import registry
@@ -29,6 +29,7 @@ from bench.models.classifier import input_size, is_transfer
 from bench.models.registry import ModelSpec
 from bench.models.weights import check_weights
 from bench.results import ResultsStore
+from bench.results.claims import Claims
 from bench.settings import PHASES, Settings
 from bench.training.phases import phase_names
 
@@ -109,24 +110,47 @@ def run_suite(
         if run not in pending:
             reporter.say(f"{run.label}: already recorded: skipped (--force reruns it)")
 
+    claims = Claims(store.folder)
+
     def record(run: Run, tables: dict) -> None:
         store.write_run(run.run_id, tables)
+        claims.release(run.run_id)
         warn_flagged(tables["runs"])
         if on_recorded is not None:
             on_recorded(run.run_id)
 
-    with executor_class(settings, dataset, reporter) as executor:
+    claim = claimer(claims, store, reporter, force)
+    with claims, executor_class(settings, dataset, reporter) as executor:
         store.write_environment(provenance.collect() | executor.environment(), settings)
         reporter.start_suite(
             len(pending), Estimator.for_runs(pending, settings, store.read("runs"))
         )
         try:
-            executor.run_all(pending, record)
+            executor.run_all(pending, record, claim)
         except KeyboardInterrupt:
             say_interrupted(reporter, store, runs)
             raise
     rows = store.read("runs")
     return rows[rows["run_id"].isin({r.run_id for r in runs})].reset_index(drop=True)
+
+
+def claimer(claims: Claims, store: ResultsStore, reporter, force: bool) -> Claim:
+    """The executors' `claim`: a run starts only if no other suite writing into this folder is
+    running it (its claim is held) or has recorded it since this suite planned (two identical
+    commands then share the work; `--force` reruns what is recorded, never what is running)."""
+
+    def claim(run: Run) -> bool:
+        if not claims.take(run.run_id):
+            holder = claims.holder(run.run_id)
+            reporter.say(f"{run.label}: being run by another suite ({holder}): skipped")
+            return False
+        if not force and is_recorded(run, store.recorded_phases()):
+            claims.release(run.run_id)
+            reporter.say(f"{run.label}: recorded by another suite meanwhile: skipped")
+            return False
+        return True
+
+    return claim
 
 
 def warn_flagged(rows: list[dict]) -> None:

@@ -15,7 +15,7 @@ one run at a time: then only `attempt_once` is yours) and one line in `EXECUTORS
 name to the `executor` setting's choices (tests/test_executors.py keeps the two in step).
 """
 
-from bench.execution.executors.base import Executor, OneAtATime, Record, summarize
+from bench.execution.executors.base import Claim, Executor, OneAtATime, Record, summarize
 from bench.execution.executors.in_process import InProcess
 from bench.execution.executors.local import LocalProcesses
 from bench.execution.executors.ray_cluster import RayCluster
@@ -26,4 +26,4 @@ EXECUTORS: dict[str, type[Executor]] = {
     "ray": RayCluster,
 }
 
-__all__ = ["EXECUTORS", "Executor", "OneAtATime", "Record", "summarize"]
+__all__ = ["EXECUTORS", "Claim", "Executor", "OneAtATime", "Record", "summarize"]

@@ -11,6 +11,13 @@ from bench.execution.one_run import Outcome, Run
 from bench.settings import Settings
 
 Record = Callable[[Run, dict], None]  # writes a finished run's tables: the suite's, never ours
+# Called just before a run starts: False when it is not to start after all (another suite
+# running into the same folder has claimed it, or has recorded it since the plan was made).
+Claim = Callable[[Run], bool]
+
+
+def always(run: Run) -> bool:
+    return True
 
 
 class Executor(ABC):
@@ -30,9 +37,10 @@ class Executor(ABC):
         return {}
 
     @abstractmethod
-    def run_all(self, runs: list[Run], record: Record) -> None:
-        """Run every run; `record(run, tables)` each as it finishes. On Ctrl-C, say what was
-        in flight and raise KeyboardInterrupt."""
+    def run_all(self, runs: list[Run], record: Record, claim: Claim = always) -> None:
+        """Run every run that `claim(run)` allows, asked just before it starts; `record(run,
+        tables)` each as it finishes. On Ctrl-C, say what was in flight and raise
+        KeyboardInterrupt."""
 
     def __enter__(self) -> Executor:
         return self
@@ -49,8 +57,10 @@ class OneAtATime(Executor):
     def attempt_once(self, run: Run, batch_size: int, another_follows: bool) -> Outcome:
         """One attempt at a run. `another_follows`: another run comes after this one."""
 
-    def run_all(self, runs: list[Run], record: Record) -> None:
+    def run_all(self, runs: list[Run], record: Record, claim: Claim = always) -> None:
         for index, run in enumerate(runs, 1):
+            if not claim(run):
+                continue
             self.reporter.start_run(index, len(runs), run.label)
             try:
                 tables = self.attempt(run, another_follows=index < len(runs))

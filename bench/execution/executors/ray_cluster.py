@@ -15,7 +15,7 @@ import signal
 
 from bench.data.dataset import Dataset
 from bench.errors import BenchError, describe_error
-from bench.execution.executors.base import Executor, Record, summarize
+from bench.execution.executors.base import Claim, Executor, Record, always, summarize
 from bench.execution.one_run import Outcome, Run, crashed, execute
 from bench.execution.progress import SilentReporter
 from bench.settings import Settings
@@ -93,11 +93,13 @@ class RayCluster(Executor):
         ref = self.task.remote(run, self.data, self.settings, batch_size, self.progress)
         self.in_flight[ref] = (run, batch_size)
 
-    def run_all(self, runs: list[Run], record: Record) -> None:
-        """Run every run; `record(run, tables)` each as it finishes (out of memory: again at
-        half the batch size, down to min_batch_size). Ctrl-C cancels what is in flight."""
+    def run_all(self, runs: list[Run], record: Record, claim: Claim = always) -> None:
+        """Run every run `claim` allows (all claimed here, as they are all submitted at once);
+        `record(run, tables)` each as it finishes (out of memory: again at half the batch
+        size, down to min_batch_size). Ctrl-C cancels what is in flight."""
         for run in runs:
-            self.submit(run, self.settings.batch_size)
+            if claim(run):
+                self.submit(run, self.settings.batch_size)
         try:
             while self.in_flight:
                 done, _ = self.ray.wait(list(self.in_flight), num_returns=1, timeout=POLL_S)
