@@ -233,11 +233,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class CurrentStderr(logging.StreamHandler):
+    """A log handler writing to sys.stderr as it is at each message, not as it was when logging
+    was set up: inside filtered_stderr that is the direct stream, so a warning comes out before
+    the error that follows it, not after it through the filter's pipe."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _) -> None:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="bench: %(levelname)s: %(message)s",
+        handlers=[CurrentStderr()],
     )
     if not args.debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads

@@ -6,6 +6,7 @@ import io
 import logging
 import pickle
 import shutil
+import socket
 import tarfile
 from pathlib import Path
 
@@ -199,6 +200,33 @@ def test_offline_cifar_says_which_file_to_put_where(tmp_path, monkeypatch):
         load_dataset("cifar100")
     message = str(err.value)
     assert "cifar-100-python.tar.gz" in message and str(tmp_path / "datasets") in message
+
+
+def test_an_unreachable_server_gives_the_clear_error_at_once(tmp_path, monkeypatch, capsys):
+    """Offline without BENCH_OFFLINE: no download is tried (Keras would print "Downloading
+    data from ..." before failing), the one line says what to put where."""
+    from bench.data import cifar
+
+    monkeypatch.delenv("BENCH_OFFLINE")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with socket.socket() as closed:  # a port nothing listens on: refused at once
+        closed.bind(("127.0.0.1", 0))
+        url = f"https://127.0.0.1:{closed.getsockname()[1]}/cifar-10-python.tar.gz"
+    monkeypatch.setitem(cifar.FORMATS["cifar10"], "url", url)
+    tried = []
+    monkeypatch.setattr(cifar, "_download", tried.append)
+    with pytest.raises(BenchError, match="cifar-10-python.tar.gz"):
+        load_dataset("cifar10")
+    assert not tried and "Downloading" not in capsys.readouterr().out
+
+
+def test_a_server_that_answers_is_reachable():
+    from bench.data.cifar import reachable
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        assert reachable(f"https://127.0.0.1:{server.getsockname()[1]}/x.tar.gz")
 
 
 def test_unknown_dataset_names_the_choices():

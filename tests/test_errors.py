@@ -63,6 +63,21 @@ def test_unreadable_hidden_and_non_image_files_are_skipped_and_counted(tmp_path,
     assert "skipped 1 unreadable image files" in caplog.text
 
 
+def test_the_warning_that_explains_an_error_comes_before_it(tmp_path):
+    """A folder of text files: "skipped 3 non-image files" first, then the error, as a user's
+    terminal shows them (a fresh process: its standard error goes through bench's filter)."""
+    root = tmp_path / "data"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            (root / name / f"{i}.txt").write_text("not an image")
+    args = ["run", "--models", "simple_cnn", "--dataset", f"folder:{root}"]
+    result = run_cli(*args, "--out", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("bench:")]
+    assert "skipped 3 non-image files" in lines[0] and "holds no images" in lines[-1], lines
+
+
 def test_bad_models_sizes_and_weights_are_one_clear_line(tmp_path, capsys, run_args):
     garbage = tmp_path / "garbage.weights.h5"
     garbage.write_bytes(os.urandom(2048))

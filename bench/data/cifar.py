@@ -13,8 +13,10 @@ import hashlib
 import io
 import os
 import pickle
+import socket
 import tarfile
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -166,11 +168,23 @@ def _download(name: str) -> None:
     getattr(keras.datasets, name).load_data()
 
 
+def reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether the archive's server answers at all: offline, the clear error comes at once,
+    without Keras's "Downloading data from ..." line before it."""
+    try:
+        where = urlparse(url)
+        socket.create_connection((where.hostname, where.port or 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def load(name: str, *, argument: str | None, settings: Settings) -> Dataset:
     data_dir = settings.data_dir
     path = locate(name, data_dir)
-    if path is None and not data_dir and not os.environ.get("BENCH_OFFLINE"):
-        # Offline, Keras raises a bare Exception("URL fetch failure ..."): say what to do instead.
+    online = not os.environ.get("BENCH_OFFLINE") and reachable(FORMATS[name]["url"])
+    if path is None and not data_dir and online:
+        # A failed download raises a bare Exception("URL fetch failure ..."): say what to do.
         with contextlib.suppress(Exception):
             _download(name)
         path = locate(name, data_dir)
