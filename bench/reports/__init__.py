@@ -8,5 +8,6 @@ May import: every layer before it; nothing before imports a report.
 
 Adding a figure: a function in one of `plots/`'s modules that takes the comparison's frames
 and returns a matplotlib figure (or raises `plots.base.Missing` when its column is empty), and
-one line in `plots.FIGURES`; `bench plot`, report.html and the reference list it from there.
+one entry (title, caption, draw) in `plots.catalog.FIGURES`; `bench plot`, report.html and the
+reference list it from there.
 """
