@@ -14,6 +14,8 @@ from matplotlib.collections import PathCollection
 from bench.measure import health
 from bench.reports import statistics, tables
 from bench.reports.comparison import load_comparison
+from bench.reports.plots.bars import phases, throughput
+from bench.reports.plots.base import FLAGGED_COLOR
 from bench.reports.plots.scatter import accuracy_vs
 from bench.results import ResultsStore
 from tests.helpers import TINY, bench_main, run_cli, run_here, runs, write_fixture
@@ -96,6 +98,17 @@ def test_flagged_points_are_hollow_and_off_the_pareto_front(flagged_folder):
     front = next(line for line in ax.lines if line.get_label() == "Pareto front")
     resnet = table.set_index("model").loc["ResNet50"]
     assert resnet["params_m_mean"] not in list(front.get_xdata())
+
+
+def test_per_model_charts_grey_and_mark_the_flagged_model(flagged_folder):
+    comparison = load_comparison(ResultsStore(flagged_folder, create=False))
+    table = statistics.ranking(comparison)
+    for draw in (phases, throughput):
+        labels = {
+            t.get_text(): t.get_color() for t in draw(comparison, table).axes[0].get_yticklabels()
+        }
+        assert labels[f"ResNet50 {tables.FLAG_MARK}"] == FLAGGED_COLOR
+        assert labels["MobileNetV2"] != FLAGGED_COLOR
 
 
 def test_compare_gives_flagged_runs_no_p_value(flagged_folder, tmp_path, capsys):

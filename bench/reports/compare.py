@@ -15,7 +15,7 @@ from scipy import stats
 
 from bench.errors import BenchError
 from bench.reports.comparison import Comparison, describe_runs, load_comparison
-from bench.reports.tables import FLAG_MARK
+from bench.reports.statistics import FLAG_MARK
 from bench.results import ResultsStore
 from bench.settings import PHASES
 

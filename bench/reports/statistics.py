@@ -22,6 +22,8 @@ PHASE_NAMES = {
 FIGURES = schema.figures()  # averaged over seeds; LOWER_BETTER ranks ascending
 LOWER_BETTER = schema.figures("low")
 CONSTANTS = schema.constants()  # the same for every seed of a model
+TIE_MARK = "†"  # a model whose interval overlaps the best model's
+FLAG_MARK = "‡"  # a model whose runs are flagged (bench.measure.health): listed, not ranked
 GROUP_KEYS = ["dataset", "model", "family", "phase", "weights", "settings_hash"]
 
 

@@ -14,11 +14,8 @@ from bench.common.files import write_atomically
 from bench.errors import BenchError
 from bench.execution.progress import print_table
 from bench.reports.comparison import Comparison, load_comparison
-from bench.reports.statistics import PHASE_NAMES, ranking, summary
+from bench.reports.statistics import FLAG_MARK, PHASE_NAMES, TIE_MARK, ranking, summary
 from bench.results import ResultsStore, schema
-
-TIE_MARK = "†"
-FLAG_MARK = "‡"  # a model whose runs are flagged (bench.measure.health): listed, not ranked
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from bench.reports.plots.base import Missing, legend_outside, model_order, plain_log_axis, tall
+from bench.reports.plots.base import (
+    Missing,
+    legend_outside,
+    mark_flagged,
+    model_order,
+    plain_log_axis,
+    tall,
+)
 from bench.settings import PHASES
 
 
@@ -61,6 +68,7 @@ def phases(comparison, table: pd.DataFrame) -> plt.Figure:
     present = [p for p in PHASES if p in set(data["phase"])]
     figure, ax = _bars(data, "accuracy", "phase", model_order(table), present, "test accuracy (%)")
     ax.set_xlim(0, 100)
+    mark_flagged(ax, table)
     return figure
 
 
@@ -73,7 +81,8 @@ def gpu_memory(comparison, table: pd.DataFrame) -> plt.Figure:
         )
     present = [p for p in PHASES if p in set(data["phase"])]
     order = [m for m in model_order(table) if m in set(data["model"])]
-    figure, _ = _bars(data, "peak_gpu_mem_mb", "phase", order, present, "peak GPU memory (MiB)")
+    figure, ax = _bars(data, "peak_gpu_mem_mb", "phase", order, present, "peak GPU memory (MiB)")
+    mark_flagged(ax, table)
     return figure
 
 
@@ -91,4 +100,5 @@ def throughput(comparison, table: pd.DataFrame) -> plt.Figure:
     ax.set_xscale("log")
     plain_log_axis(ax.xaxis)
     ax.set_xlabel("images per second (log scale)")
+    mark_flagged(ax, table)
     return figure

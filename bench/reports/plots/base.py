@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib import ticker
 
+from bench.reports.statistics import FLAG_MARK
+
 
 class Missing(Exception):  # noqa: N818 - a reason, not an error: the figure says it instead
     """This figure cannot be drawn from these results; the message says why."""
@@ -54,3 +56,20 @@ def short_label(text: object, limit: int = 18) -> str:
 def legend_outside(ax: plt.Axes) -> None:
     """The legend right of the axes, where it can hide no point or bar."""
     ax.legend(fontsize=7, title=None, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+
+
+FLAGGED_COLOR = "0.5"
+
+
+def mark_flagged(ax: plt.Axes, table: pd.DataFrame) -> None:
+    """Model tick labels of flagged models (chance level, diverged: not ranked) in grey with
+    the tables' mark, so a failed training is not read as the model's figure."""
+    flagged = set(table.loc[table["flag"].fillna("") != "", "model"])
+    if not flagged:
+        return
+    labels = ax.get_yticklabels()
+    for label in labels:
+        if label.get_text() in flagged:
+            label.set_text(f"{label.get_text()} {FLAG_MARK}")
+            label.set_color(FLAGGED_COLOR)
+    ax.set_yticks(ax.get_yticks(), labels)
