@@ -18,7 +18,7 @@ from bench.data.splits import make_splits
 from bench.measure import cost, provenance
 from bench.measure.gpu import gpu_name
 from bench.models.classifier import build_classifier
-from bench.models.registry import ModelSpec
+from bench.models.spec import ModelSpec
 from bench.models.weights import save_phase_weights, weights_source
 from bench.results.rows import add_phase_rows, base_row, failed_row
 from bench.settings import Settings

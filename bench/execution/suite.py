@@ -26,7 +26,7 @@ from bench.execution.one_run import Run, split_arguments
 from bench.measure import health, provenance
 from bench.models import registry
 from bench.models.classifier import input_size, is_transfer
-from bench.models.registry import ModelSpec
+from bench.models.spec import ModelSpec
 from bench.models.weights import check_weights
 from bench.results import ResultsStore
 from bench.results.claims import Claims

@@ -20,7 +20,7 @@ from bench.common.paths import keras_home
 from bench.errors import BenchError
 from bench.models.augmentation import FlipShift
 from bench.models.layers import Backbone, Preprocess, ToFloat
-from bench.models.registry import ModelSpec
+from bench.models.spec import ModelSpec
 
 
 @dataclass
@@ -77,7 +77,8 @@ def build_classifier(
     # Transfer learning keeps the backbone (BatchNormalization, dropout) in inference mode in
     # every phase; from scratch BN must learn its statistics, so it follows the phase.
     x = Backbone(backbone, inference=transfer, name="backbone")(x)
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    if not spec.pooled:  # a source whose backbone pools as its own classifier does
+        x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
     outputs = layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return Classifier(keras.Model(inputs, outputs, name=spec.name), backbone, size, transfer)

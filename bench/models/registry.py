@@ -19,12 +19,14 @@ import importlib
 import inspect
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import keras
 
 from bench.errors import BenchError, did_you_mean
 from bench.models import baselines
+from bench.models.spec import ModelSpec
+
+__all__ = ["FAMILIES", "REGISTRY", "SOURCES", "ModelSpec", "discover", "get", "select"]
 
 log = logging.getLogger("bench")
 
@@ -116,35 +118,6 @@ IMAGENET_TOP1 = {
 }
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """One entry of the registry: how to build a model and how to feed it."""
-
-    name: str
-    family: str
-    build: Callable[..., keras.Model]
-    preprocessing: str  # caffe | tf | torch | built-in | unknown (a module bench does not know)
-    module: str | None  # module whose preprocess_input applies (short: keras.applications.NAME)
-    default_size: int
-    min_size: int = 32
-    imagenet_top1: float | None = None
-    pretrained: bool = True  # False: a from-scratch baseline with no ImageNet weights
-    native_size: int | None = None  # baselines defined at one input size always run at it
-    unknown: str | None = None  # what bench does not know of a backbone from a new module
-
-    def preprocess_input(self) -> Callable | None:
-        """The module's own preprocess_input, or None where the model rescales by itself."""
-        if self.module is None:
-            return None
-        return preprocess_function(self.module)
-
-
-def preprocess_function(module: str) -> Callable:
-    """`preprocess_input` of a `keras.applications` module (short name) or of any module."""
-    path = module if "." in module else f"keras.applications.{module}"
-    return importlib.import_module(path).preprocess_input
-
-
 def is_backbone(constructor: Callable) -> bool:
     """An image backbone's constructor takes `include_top` and `input_shape`, as every
     `keras.applications` classifier does; anything else there is not one (LPIPS, say)."""
@@ -213,6 +186,7 @@ def _baselines() -> dict[str, ModelSpec]:
             default_size=native_size or 224,
             pretrained=False,
             native_size=native_size,
+            source="baseline",
         )
         for name, (build, native_size) in baselines.BASELINES.items()
     }
@@ -239,8 +213,19 @@ def discover() -> None:
 discover()
 
 
+# Sources of models beyond the registry's tables, each a function from a name to its ModelSpec,
+# or None when the name is not one of its own (a prefix such as `hub:`). A run's process gets
+# its spec by the same name, so a source's `build` must survive pickling (no closures).
+SOURCES: list[Callable[[str], ModelSpec | None]] = []
+
+
 def get(name: str) -> ModelSpec:
-    """Look a model up by name, ignoring case, '-' and '_'; suggest the closest on a miss."""
+    """A model by name: a source's (`SOURCES`), else the registry's, ignoring case, '-' and
+    '_'; suggest the closest on a miss."""
+    for source in SOURCES:
+        found = source(name)
+        if found is not None:
+            return found
     spec = _BY_KEY.get(_key(name))
     if spec is None:
         hint = did_you_mean(name, REGISTRY, n=3, key=_key) or "`bench list` shows every model"

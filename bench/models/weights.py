@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.models.classifier import Classifier, check_weights_file
-from bench.models.registry import ModelSpec
+from bench.models.spec import ModelSpec
 
 FOLDER = "weights"  # in the results folder
 

@@ -11,7 +11,7 @@ from bench.data.dataset import Dataset
 from bench.errors import describe_error
 from bench.measure.metrics import efficiency
 from bench.models.classifier import input_size
-from bench.models.registry import ModelSpec
+from bench.models.spec import ModelSpec
 from bench.results import schema
 from bench.settings import Settings
 from bench.training.phases import PhaseResult
@@ -27,6 +27,7 @@ def base_row(
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": spec.name,
         "family": spec.family,
+        "source": spec.source,
         "dataset": dataset.name,
         "data_fingerprint": dataset.fingerprint,
         "num_classes": dataset.num_classes,

@@ -39,6 +39,8 @@ RUNS = [
     _c("error", str, "for failed rows: error type and message; empty when ok"),
     _c("model", str, "registry name"),
     _c("family", str, "registry family"),
+    _c("source", str, "where the model came from: `keras.applications`, `baseline`, or a "
+       "source's prefix and handle (`kerashub:<preset>`, `file:<path>:<function>`)"),
     _c("dataset", str, "data set name"),
     _c("data_fingerprint", str, "hash of the data set's images (of the CIFAR batch files; for "
        "a folder, of every file's path, size and modification time) and of how it was split; "
