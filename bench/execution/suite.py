@@ -66,7 +66,7 @@ def plan(settings: Settings, models: dict, dataset: Dataset) -> list[Run]:
         split_indices(dataset, *split_arguments(settings, seed))
     backend = settings.backend or keras.backend.backend()
     return [
-        Run(spec, seed, run_id(spec.name, seed, backend, settings, dataset), tuple(phases))
+        Run(spec, seed, run_id(spec, seed, backend, settings, dataset), tuple(phases))
         for spec, phases in models.values()
         for seed in settings.seeds
     ]
@@ -77,16 +77,22 @@ def is_recorded(run: Run, recorded: dict[str, set[str]]) -> bool:
     return set(run.phases) <= recorded.get(run.run_id, set())
 
 
-def run_id(model: str, seed: int, backend: str, settings: Settings, dataset: Dataset) -> str:
-    return stable_hash(
-        {
-            "model": model,
-            "seed": seed,
-            "backend": backend,
-            "protocol": settings.hashed(),
-            "data": dataset.fingerprint,
-        }
-    )
+# Sources whose models are fixed by their name; any other source (a user's file, a KerasHub
+# preset) is part of the run id, with the hash of its contents that it carries.
+NAMED_SOURCES = ("keras.applications", "baseline")
+
+
+def run_id(spec: ModelSpec, seed: int, backend: str, settings: Settings, dataset: Dataset) -> str:
+    identity = {
+        "model": spec.name,
+        "seed": seed,
+        "backend": backend,
+        "protocol": settings.hashed(),
+        "data": dataset.fingerprint,
+    }
+    if spec.source not in NAMED_SOURCES:  # the ids of the others stay as they were recorded
+        identity["source"] = spec.source
+    return stable_hash(identity)
 
 
 def run_suite(

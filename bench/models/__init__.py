@@ -1,8 +1,9 @@
-"""Models: the registry of every model bench can run (`registry`: each `keras.applications`
-backbone, discovered, and the from-scratch baselines of `baselines`), the classifier the
-protocol builds around one (`classifier`: resize and preprocessing inside the model, a new
-head), the harness's own layers (`layers`), the training augmentation (`augmentation`) and
-weights kept from a run or loaded from a folder (`weights`).
+"""Models: what bench knows of a model (`spec.ModelSpec`); the registry of every model bench
+can run (`registry`: each `keras.applications` backbone, discovered, the from-scratch
+baselines of `baselines`, and the sources it asks first, such as a user's file, `user`); the
+classifier the protocol builds around one (`classifier`: resize and preprocessing inside the
+model, a new head); the harness's own layers (`layers`), the training augmentation
+(`augmentation`) and weights kept from a run or loaded from a folder (`weights`).
 
 May import: `bench.common`, `bench.errors`, `bench.settings`, `bench.data`.
 
@@ -10,5 +11,7 @@ Adding a from-scratch baseline is one function in `baselines.py` that builds the
 its input shape and class count, decorated with `@baseline(...)`; `bench list`, `--models` and
 the runs pick it up from there. A new `keras.applications` backbone needs nothing: the registry
 finds it, and a line in `registry.PREPROCESSING` (its module's preprocessing mode, checked by a
-test against the module's own `preprocess_input`) makes its module known.
+test against the module's own `preprocess_input`) makes its module known. A new source of
+models (a prefix of model names) is a function from a name to its ModelSpec, or None,
+appended to `registry.SOURCES`; its `build` must survive pickling.
 """

@@ -27,8 +27,13 @@ class Preprocess(keras.layers.Layer):
     def __init__(self, module: str, **kwargs):
         super().__init__(**kwargs)
         self.module = module
-        path = module if "." in module else f"keras.applications.{module}"
-        self._fn = importlib.import_module(path).preprocess_input
+        if module.endswith(".py"):  # a user's model file (bench.models.user)
+            from bench.models.user import preprocess_input
+
+            self._fn = preprocess_input(module)
+        else:
+            path = module if "." in module else f"keras.applications.{module}"
+            self._fn = importlib.import_module(path).preprocess_input
 
     def call(self, inputs):
         # preprocess_input divides in place on some backends: give it its own copy.

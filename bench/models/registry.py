@@ -258,3 +258,15 @@ def select(patterns: Iterable[str]) -> list[ModelSpec]:
         if spec.unknown:
             log.warning(spec.unknown)
     return list(chosen.values())
+
+
+def _user_models(name: str) -> ModelSpec | None:
+    from bench.models.user import user_spec  # a user's file is loaded only when named
+
+    spec = user_spec(name)
+    if spec is not None and _key(spec.name) in _BY_KEY:  # two rows of one name in a table
+        raise BenchError(f"{name}: {spec.name} is the name of a registry model; rename it")
+    return spec
+
+
+SOURCES.append(_user_models)
