@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 import keras
 
 from bench.errors import BenchError, did_you_mean
-from bench.models import baselines
+from bench.models import baselines, efficientnet_lite
 from bench.models.spec import ModelSpec
 
 __all__ = ["FAMILIES", "REGISTRY", "SOURCES", "ModelSpec", "discover", "get", "select"]
@@ -204,7 +204,8 @@ FAMILIES: list[str] = []
 def discover() -> None:
     """(Re)build the registry from `keras.applications` as it is now, in place."""
     REGISTRY.clear()
-    REGISTRY.update({**_discover_backbones(), **_baselines()})
+    # EfficientNetLite0: bench's own Keras build, with ImageNet weights ported from PyTorch.
+    REGISTRY.update({**_discover_backbones(), **efficientnet_lite.specs(), **_baselines()})
     _BY_KEY.clear()
     _BY_KEY.update({_key(n): s for n, s in REGISTRY.items()})
     FAMILIES[:] = sorted({s.family for s in REGISTRY.values()})
