@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -131,7 +132,8 @@ def test_run_ends_with_the_report_of_its_suite(real_run):
     summary = pd.read_csv(out / "summary.csv")
     assert set(summary["phase"]) == {"frozen", "finetune", "scratch"}
     page = (out / "report.html").read_text()
-    assert "<td>MobileNetV3Small</td>" in page and "report.html" in result.stdout
+    # Its backbone's weights are random: at chance level it may be flagged (‡), never left out.
+    assert re.search(r"<td>MobileNetV3Small( ‡)?</td>", page) and "report.html" in result.stdout
 
 
 @pytest.mark.slow

@@ -25,7 +25,10 @@ CELLS = [
 
 
 @pytest.mark.slow
-def test_a_notebook_keeps_its_inline_figures_and_gets_no_native_log_lines(tmp_path):
+def test_a_notebook_keeps_its_inline_figures_and_gets_no_native_log_lines(tmp_path, monkeypatch):
+    # A kernel as Jupyter starts one: not with the Agg that `bench` commands run earlier in
+    # this test session put in the environment for their own process.
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     client = nbclient.NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
