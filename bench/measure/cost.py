@@ -51,9 +51,69 @@ def layer_macs(layer: keras.Layer, node) -> int:
         if None in output or None in inputs[0]:
             raise BenchError(f"cannot count MACs of {layer.name}: its input size is not fixed")
         return formula(layer, inputs, output)
-    if isinstance(layer, keras.Layer):  # a nested model, or a wrapper such as Backbone
-        return macs(layer)  # 0 for elementwise layers: nothing nested to count
+    if isinstance(layer, keras.Model) or _nested_models(layer):  # a wrapper such as Backbone
+        return macs(layer)
+    if isinstance(layer, keras.Layer):  # 0 for elementwise layers: nothing inside to count
+        return _traced_macs(layer, node)
     return 0  # a bare keras.ops operation such as x * y: elementwise
+
+
+def _nested_models(layer: keras.Layer) -> bool:
+    inner = layer._flatten_layers(include_self=False, recursive=False)
+    return any(isinstance(part, keras.Model) for part in inner)
+
+
+def _traced_macs(layer: keras.Layer, node) -> int:
+    """MACs of a layer that calls layers of its own inside its `call` (a transformer block
+    of KerasHub's: its Dense layers are no nodes of any graph). It runs once, on zeros of one
+    image, with each call of those layers recorded with its shapes."""
+    counted = [
+        part
+        for part in layer._flatten_layers(include_self=False)
+        if _own_formula(part) or isinstance(part, layers.MultiHeadAttention)
+    ]
+    if not counted:
+        return 0
+    calls: list[tuple[keras.Layer, list, tuple]] = []
+    for part in counted:
+        part.call = _recording(part, part.call, calls)  # shadows the method, for this run
+    try:
+        args, kwargs = node.arguments.fill_in({id(t): _zeros(layer, t) for t in node.input_tensors})
+        layer(*args, **kwargs)
+    finally:
+        for part in counted:
+            vars(part).pop("call", None)
+    return sum(_call_macs(part, inputs, output) for part, inputs, output in calls)
+
+
+def _zeros(layer: keras.Layer, tensor):
+    if None in tensor.shape[1:]:
+        raise BenchError(f"cannot count MACs of {layer.name}: its input size is not fixed")
+    return keras.ops.zeros((1, *tensor.shape[1:]), tensor.dtype)
+
+
+def _recording(part: keras.Layer, call, calls: list):
+    def recorded(*args, **kwargs):
+        outputs = call(*args, **kwargs)
+        tensors = [a for a in keras.tree.flatten((args, kwargs)) if hasattr(a, "shape")]
+        output = keras.tree.flatten(outputs)[0]
+        calls.append((part, [tuple(t.shape[1:]) for t in tensors], tuple(output.shape[1:])))
+        return outputs
+
+    return recorded
+
+
+def _call_macs(part: keras.Layer, inputs: list, output: tuple) -> int:
+    if isinstance(part, layers.MultiHeadAttention):  # its projections are counted as layers
+        return _attention_products(part, inputs)
+    return _own_formula(part)(part, inputs, output)
+
+
+def _attention_products(layer, inputs) -> int:
+    """Query times keys, and the attention times values: heads x queries x keys x depth."""
+    queries, keys = math.prod(inputs[0][:-1]), math.prod(inputs[1][:-1])
+    depth = layer.key_dim + (layer.value_dim or layer.key_dim)
+    return layer.num_heads * queries * keys * depth
 
 
 def _conv(layer, inputs, output) -> int:
@@ -82,6 +142,15 @@ def _dense(layer, inputs, output) -> int:
     return math.prod(output) * inputs[0][-1]
 
 
+def _einsum_dense(layer, inputs, output) -> int:
+    """Each output times the kernel dimensions it sums over (those not in the output)."""
+    operands, out_letters = layer.equation.split("->")
+    kernel_letters = operands.split(",")[1]
+    dims = zip(kernel_letters, layer.kernel.shape, strict=True)
+    summed = [n for letter, n in dims if letter not in out_letters]
+    return math.prod(output) * math.prod(summed)
+
+
 # Checked in order: SeparableConv and DepthwiseConv are not Conv subclasses in Keras 3, but
 # Conv2DTranspose is, so it comes first.
 _FORMULAS = [
@@ -96,6 +165,7 @@ _FORMULAS = [
     (layers.Conv2D, _conv),
     (layers.Conv3D, _conv),
     (layers.Dense, _dense),
+    (layers.EinsumDense, _einsum_dense),
 ]
 
 

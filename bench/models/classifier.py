@@ -77,11 +77,15 @@ def build_classifier(
     # Transfer learning keeps the backbone (BatchNormalization, dropout) in inference mode in
     # every phase; from scratch BN must learn its statistics, so it follows the phase.
     x = Backbone(backbone, inference=transfer, name="backbone")(x)
-    if not spec.pooled:  # a source whose backbone pools as its own classifier does
-        x = layers.GlobalAveragePooling2D(name="pool")(x)
+    # "pool" names the pooled features (frozen_mode=features caches them); a source whose
+    # backbone pools as its own classifier does gives them as they are.
+    pool = layers.Identity if spec.pooled else layers.GlobalAveragePooling2D
+    x = pool(name="pool")(x)
     x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
     outputs = layers.Dense(num_classes, dtype="float32", name="logits")(x)
-    return Classifier(keras.Model(inputs, outputs, name=spec.name), backbone, size, transfer)
+    # TensorFlow takes a model's name as a name scope: "hub:vit_base" would not do as one.
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", spec.name)
+    return Classifier(keras.Model(inputs, outputs, name=name), backbone, size, transfer)
 
 
 def check_weights_file(path: str) -> None:

@@ -23,10 +23,10 @@ from collections.abc import Callable, Iterable
 import keras
 
 from bench.errors import BenchError, did_you_mean
-from bench.models import baselines, efficientnet_lite
+from bench.models import baselines, efficientnet_lite, hub
 from bench.models.spec import ModelSpec
 
-__all__ = ["FAMILIES", "REGISTRY", "SOURCES", "ModelSpec", "discover", "get", "select"]
+__all__ = ["FAMILIES", "GROUPS", "REGISTRY", "SOURCES", "ModelSpec", "discover", "get", "select"]
 
 log = logging.getLogger("bench")
 
@@ -218,6 +218,9 @@ discover()
 # or None when the name is not one of its own (a prefix such as `hub:`). A run's process gets
 # its spec by the same name, so a source's `build` must survive pickling (no closures).
 SOURCES: list[Callable[[str], ModelSpec | None]] = []
+# Groups of a source's models (`hub:all`, `hub:family:resnet`): each a function from a pattern
+# to its specs, or None when the pattern is not one of its own.
+GROUPS: list[Callable[[str], list[ModelSpec] | None]] = []
 
 
 def get(name: str) -> ModelSpec:
@@ -249,7 +252,7 @@ def select(patterns: Iterable[str]) -> list[ModelSpec]:
                 hint = did_you_mean(family, FAMILIES, n=3) or f"families: {', '.join(FAMILIES)}"
                 raise BenchError(f"unknown family '{family}'; {hint}")
         else:
-            found = [get(pattern)]
+            found = _group(pattern) or [get(pattern)]
         chosen.update((s.name, s) for s in found)
     if not chosen:
         raise BenchError(
@@ -259,6 +262,14 @@ def select(patterns: Iterable[str]) -> list[ModelSpec]:
         if spec.unknown:
             log.warning(spec.unknown)
     return list(chosen.values())
+
+
+def _group(pattern: str) -> list[ModelSpec] | None:
+    for group in GROUPS:
+        found = group(pattern)
+        if found is not None:
+            return found
+    return None
 
 
 def _user_models(name: str) -> ModelSpec | None:
@@ -271,3 +282,9 @@ def _user_models(name: str) -> ModelSpec | None:
 
 
 SOURCES.append(_user_models)
+
+
+# KerasHub presets, first: `hub:name` would also read as a module's function. KerasHub itself
+# is imported only when a hub: name is given.
+SOURCES.insert(0, hub.hub_spec)
+GROUPS.append(hub.hub_group)

@@ -98,8 +98,11 @@ def phases_for(classifier: Classifier, settings: Settings) -> list[str]:
 
 def unfrozen_layers(backbone: keras.Model, unfreeze: int | float) -> list[keras.layers.Layer]:
     """The top layers to fine-tune: a fraction (float) or a count (int) of the layers that
-    hold weights, BatchNormalization excepted (its statistics stay those of pretraining)."""
-    weighted = [layer for layer in backbone.layers if layer.weights]
+    hold weights, BatchNormalization excepted (its statistics stay those of pretraining).
+    The layers are the backbone's own, or those it names as `fine_tune_layers` (a KerasHub
+    backbone's, which sit inside the model bench builds around it: bench.models.hub_build)."""
+    layers = getattr(backbone, "fine_tune_layers", None) or backbone.layers
+    weighted = [layer for layer in layers if layer.weights]
     count = unfreeze if isinstance(unfreeze, int) else round(unfreeze * len(weighted))
     top = weighted[len(weighted) - max(1, min(count, len(weighted))) :]
     return [layer for layer in top if not isinstance(layer, keras.layers.BatchNormalization)]
