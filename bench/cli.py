@@ -137,8 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_arguments(run)
     run.set_defaults(func=commands.cmd_run)
-    listing = subcommands.add_parser("list", help="list every model the registry knows")
+    listing = subcommands.add_parser("list", help="list every model, KerasHub's presets too")
     listing.add_argument("--family", help="only this family")
+    sources = "keras.applications, baseline, port or kerashub (KerasHub's presets)"
+    listing.add_argument("--source", help=f"only this source's models: {sources}")
     listing.set_defaults(func=commands.cmd_list)
     info = subcommands.add_parser(
         "info",

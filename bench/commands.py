@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.errors import BenchError
+from bench.errors import BenchError, did_you_mean
 from bench.execution.progress import print_table
 from bench.settings import FIELDS
 
@@ -51,32 +51,50 @@ def _dry_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    from bench.models import registry
+LIST_HEADER = ["model", "source", "family", "preprocessing", "default size", "min size"]
+LIST_HEADER += ["params (M)", "ImageNet top-1 %", "weights"]
 
-    header = [
-        "model",
-        "family",
-        "preprocessing",
-        "default size",
-        "min size",
-        "ImageNet top-1 %",
-        "weights",
-    ]
-    rows = [
-        [
-            spec.name,
-            spec.family,
-            spec.preprocessing,
-            spec.default_size,
-            spec.min_size,
-            spec.imagenet_top1 or "",
-            "imagenet" if spec.pretrained else "scratch",
-        ]
-        for spec in registry.select([f"family:{args.family}" if args.family else "all"])
-    ]
-    print_table(header, rows)
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """The registry's models, then KerasHub's image backbone presets (where it is installed,
+    or asked for with --source kerashub), one table; --family and --source narrow it."""
+    from bench.models import hub, registry
+
+    rows = [_spec_row(spec) for spec in registry.select(["all"])]  # warns of unknown ones
+    if hub.installed() or args.source == "kerashub":  # without KerasHub: the line to install it
+        rows += [_preset_row(preset) for preset in hub.builtin_presets()]
+    elif args.source is None:
+        print(f"bench: KerasHub's image backbone presets too: {hub.NEEDS_EXTRA}", file=sys.stderr)
+    rows = _only(rows, 1, args.source, "source", "sources")
+    rows = _only(rows, 2, args.family, "family", "families")
+    print_table(LIST_HEADER, rows)
     return 0
+
+
+def _only(rows: list[list], column: int, wanted: str | None, what: str, plural: str) -> list:
+    """The rows whose `column` is `wanted` (a source by its kind: `port`, not `port:...`)."""
+    if not wanted:
+        return rows
+    kind = {str(row[column]): str(row[column]).split(":")[0] for row in rows}
+    chosen = [row for row in rows if kind[str(row[column])] == wanted.lower()]
+    if not chosen:
+        known = sorted(set(kind.values()))
+        hint = did_you_mean(wanted.lower(), known, n=3) or f"{plural}: {', '.join(known)}"
+        raise BenchError(f"unknown {what} '{wanted}'; {hint}")
+    return chosen
+
+
+def _spec_row(spec) -> list:
+    weights = "imagenet" if spec.pretrained else "scratch"
+    sizes = [spec.default_size, spec.min_size]
+    top1 = spec.imagenet_top1 or ""
+    return [spec.name, spec.source, spec.family, spec.preprocessing, *sizes, "", top1, weights]
+
+
+def _preset_row(preset) -> list:
+    params = f"{preset.params / 1e6:.1f}" if preset.params else ""
+    sizes = [preset.size or "", preset.size if preset.fixed_size else 32]  # fixed: its only one
+    return [preset.name, "kerashub", preset.family, "converter", *sizes, params, "", "preset"]
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -85,7 +103,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from bench.models.classifier import build_classifier, input_size
 
     header = ["model", "family", "preprocessing", "default size", "image size"]
-    header += ["params (M)", "backbone params (M)", "GMACs", "ImageNet top-1 %"]
+    header += ["params (M)", "backbone params (M)", "GMACs", "ImageNet top-1 %", "source"]
     rows = []
     for spec in registry.select(args.models):
         size = input_size(spec, args.image_size or spec.default_size)
@@ -104,6 +122,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                 f"{classifier.backbone.count_params() / 1e6:.3f}",
                 f"{cost.gmacs(classifier.model):.3f}",
                 spec.imagenet_top1 or "",
+                spec.source,
             ]
         )
     print_table(header, rows)
