@@ -1,6 +1,7 @@
 """Models: what bench knows of a model (`spec.ModelSpec`); the registry of every model bench
 can run (`registry`: each `keras.applications` backbone, discovered, the from-scratch
-baselines of `baselines`, and the sources it asks first: a user's file, `user`, and KerasHub's
+baselines of `baselines`, bench's port of EfficientNet-Lite0 with real ImageNet weights,
+`efficientnet_lite`, and the sources it asks first: a user's file, `user`, and KerasHub's
 presets, `hub`, built in a run's process by `hub_build`); the classifier the protocol builds
 around one (`classifier`: resize and preprocessing inside the model, a new head); the harness's
 own layers (`layers`), the training augmentation (`augmentation`) and weights kept from a run

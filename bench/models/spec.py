@@ -18,7 +18,9 @@ class ModelSpec:
     name: str
     family: str
     build: Callable[..., keras.Model]
-    preprocessing: str  # caffe | tf | torch | built-in | unknown (a module bench does not know)
+    # caffe | tf | torch | lite | built-in | unknown (a module bench does not know), or a
+    # source's own description (a KerasHub preset's converter, a user file's function)
+    preprocessing: str
     module: str | None  # module whose preprocess_input applies (short: keras.applications.NAME)
     default_size: int
     min_size: int = 32
