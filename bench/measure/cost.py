@@ -5,10 +5,16 @@ multiply-add of a convolution or a dense layer; bias additions,
 normalization, activations, pooling, resizing and preprocessing are elementwise and count
 nothing. The count walks the Keras graph and reads each layer's input and output shapes, so it
 needs no backend profiler and gives the same figure on TensorFlow, JAX and PyTorch.
+
+A layer that calls layers of its own inside its `call` (a KerasHub transformer block) has no
+graph to walk: it runs once on zeros of one image, with those calls recorded. Keras's
+`MultiHeadAttention` also counts its attention products (queries x keys, weights x values);
+the bare matrix products of other attention layers (Swin's, DINOv3's) count nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 
@@ -16,6 +22,8 @@ import keras
 from keras import layers
 
 from bench.errors import BenchError
+
+log = logging.getLogger("bench")
 
 
 def gmacs(model: keras.Layer) -> float:
@@ -51,11 +59,11 @@ def layer_macs(layer: keras.Layer, node) -> int:
         if None in output or None in inputs[0]:
             raise BenchError(f"cannot count MACs of {layer.name}: its input size is not fixed")
         return formula(layer, inputs, output)
+    if not isinstance(layer, keras.Layer):
+        return 0  # a bare keras.ops operation such as x * y: elementwise
     if isinstance(layer, keras.Model) or _nested_models(layer):  # a wrapper such as Backbone
         return macs(layer)
-    if isinstance(layer, keras.Layer):  # 0 for elementwise layers: nothing inside to count
-        return _traced_macs(layer, node)
-    return 0  # a bare keras.ops operation such as x * y: elementwise
+    return _traced_macs(layer, node)  # 0 for elementwise layers: nothing inside to count
 
 
 def _nested_models(layer: keras.Layer) -> bool:
@@ -80,6 +88,11 @@ def _traced_macs(layer: keras.Layer, node) -> int:
     try:
         args, kwargs = node.arguments.fill_in({id(t): _zeros(layer, t) for t in node.input_tensors})
         layer(*args, **kwargs)
+    except BenchError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a layer that zeros do not suit: its run goes on
+        log.warning("GMACs leave out %s, which cannot run on zeros: %s", layer.name, err)
+        return 0
     finally:
         for part in counted:
             vars(part).pop("call", None)

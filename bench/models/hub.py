@@ -106,12 +106,12 @@ def describe(handle: str) -> Preset:
     keras_hub()
     if "://" in handle:
         return remote_preset(handle)
+    builtin = {p.handle: p for p in builtin_presets()}
+    if handle in builtin:  # before a folder of the same name, as KerasHub resolves it
+        return builtin[handle]
     folder = Path(handle).expanduser()
     if folder.is_dir():
         return local_preset(folder)
-    builtin = {p.handle: p for p in builtin_presets()}
-    if handle in builtin:
-        return builtin[handle]
     if "/" in handle or handle.startswith((".", "~")):
         raise BenchError(f"hub:{handle}: no such preset folder")
     hint = did_you_mean(handle, builtin, n=3) or "`bench list --source kerashub` lists them"
