@@ -45,7 +45,6 @@ class Preset:
     params: int | None = None
     size: int | None = None  # the preset's own input size (its image converter's)
     fixed_size: bool = False  # the backbone runs only at `size`
-    description: str = ""
 
 
 def installed() -> bool:
@@ -146,7 +145,6 @@ def _builtin(name: str, entry: dict) -> Preset:
         params=metadata.get("params"),
         size=size,
         fixed_size=family in FIXED_FAMILIES and size is not None,
-        description=metadata.get("description", ""),
     )
 
 
