@@ -125,3 +125,12 @@ def test_the_documented_example_file_defines_both_kinds():
     example = ROOT / "examples" / "my_models.py"
     assert not registry.get(f"{example}:student_cnn").pretrained
     assert registry.get(f"{example}:small_mobilenet").module == str(example)
+
+
+def test_two_models_of_one_name_from_different_files_are_refused(models_file, tmp_path, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "my_models.py").write_text(MODELS + "\n# another file, the same function name\n")
+    models = f"{models_file}:tiny_cnn,{other / 'my_models.py'}:tiny_cnn"
+    line = cli_error(capsys, "run", "--models", models, *DATA, "--out", str(tmp_path / "r"))
+    assert "two models named tiny_cnn" in line

@@ -253,7 +253,14 @@ def select(patterns: Iterable[str]) -> list[ModelSpec]:
                 raise BenchError(f"unknown family '{family}'; {hint}")
         else:
             found = _group(pattern) or [get(pattern)]
-        chosen.update((s.name, s) for s in found)
+        for spec in found:
+            same = chosen.get(spec.name)
+            if same is not None and same.source != spec.source:  # one name, two models
+                raise BenchError(
+                    f"two models named {spec.name}: from {same.source} and {spec.source}; "
+                    "rename one (a table cannot tell them apart)"
+                )
+            chosen[spec.name] = spec
     if not chosen:
         raise BenchError(
             "no models chosen: give --models (e.g. all, family:resnet, ResNet50) or --suite"
