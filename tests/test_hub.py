@@ -121,22 +121,22 @@ def test_a_changed_preset_folder_is_a_new_run(presets, tmp_path):
     assert planned_id() != before
 
 
+def transfer_classifier(preset):
+    """bench's classifier around a preset, pretrained weights (its own), at 32 px."""
+    from bench.models.classifier import build_classifier
+
+    spec = registry.get(f"hub:{preset}")
+    return build_classifier(spec, (32, 32, 3), 10, image_size=32, weights="imagenet", augment=False)
+
+
 @needs_keras_hub
 def test_the_backbone_pools_as_kerashub_does_and_fine_tunes_its_own_top_layers(presets):
     import keras
 
     from bench.measure import cost
-    from bench.models.classifier import build_classifier
     from bench.training.phases import unfrozen_layers
 
-    vit = build_classifier(
-        registry.get(f"hub:{presets / 'tiny_vit'}"),
-        (32, 32, 3),
-        10,
-        image_size=32,
-        weights="imagenet",
-        augment=False,
-    )
+    vit = transfer_classifier(presets / "tiny_vit")
     net = vit.backbone  # converter -> ViT -> class token
     images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3)).astype("float32")
     inner = net.get_layer("vi_t_backbone")
@@ -149,14 +149,7 @@ def test_the_backbone_pools_as_kerashub_does_and_fine_tunes_its_own_top_layers(p
     assert top and all(layer in inner._flatten_layers() for layer in top), "the ViT's own"
     assert inner not in top, "not the whole ViT at once"
 
-    resnet = build_classifier(
-        registry.get(f"hub:{presets / 'tiny_resnet'}"),
-        (32, 32, 3),
-        10,
-        image_size=32,
-        weights="imagenet",
-        augment=False,
-    )
+    resnet = transfer_classifier(presets / "tiny_resnet")
     assert resnet.backbone.output.shape == (None, 32)  # global average of the last map
     tuned = unfrozen_layers(resnet.backbone, 0.3)
     assert tuned and all(isinstance(layer, keras.layers.Conv2D) for layer in tuned)

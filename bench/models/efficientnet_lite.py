@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -237,18 +236,15 @@ def convert(folder: Path | None = None, checkpoint: Path | None = None) -> list[
     """Both Keras weights files (with and without the head) from the PyTorch checkpoint, each
     written to a temporary file and renamed, so that two processes converting at once are safe."""
     folder = Path(folder or weights_folder())
+    from bench.models.weights import save_weights_atomically  # weights imports the classifier
+
     folder.mkdir(parents=True, exist_ok=True)
     state = load_state_dict(checkpoint)
     written = []
     for include_top, file in FILES.items():
         model = EfficientNetLite0(include_top=include_top, weights=None)
         port(model, state)
-        tmp = folder / f".{file}.{os.getpid()}.weights.h5"  # Keras wants the suffix
-        try:
-            model.save_weights(tmp)
-            os.replace(tmp, folder / file)
-        finally:
-            tmp.unlink(missing_ok=True)
+        save_weights_atomically(model, folder / file)
         written.append(folder / file)
     return written
 

@@ -42,11 +42,18 @@ def save_phase_weights(classifier: Classifier, results: str, run_id: str, phase:
     names = []
     for part, model in (("", classifier.model), ("-backbone", classifier.backbone)):
         name = f"{run_id}-{phase}{part}.weights.h5"
-        tmp = folder / f".{name}.{os.getpid()}.weights.h5"  # Keras wants the suffix
-        try:
-            model.save_weights(tmp)
-            os.replace(tmp, folder / name)
-        finally:
-            tmp.unlink(missing_ok=True)
+        save_weights_atomically(model, folder / name)
         names.append(f"{FOLDER}/{name}")
     return ";".join(names)
+
+
+def save_weights_atomically(model, path: Path) -> None:
+    """`model.save_weights(path)` through a temporary file renamed over it: a killed process
+    (or two converting at once) never leaves half a file. The temporary name keeps the
+    `.weights.h5` suffix Keras insists on."""
+    tmp = path.parent / f".{path.name}.{os.getpid()}.weights.h5"
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

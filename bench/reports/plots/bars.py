@@ -20,9 +20,11 @@ from bench.reports.plots.base import (
 from bench.settings import PHASES
 
 
-def _bars(data: pd.DataFrame, x: str, hue: str, order: list[str], hue_order: list[str], label):
+def _per_model(plot, data: pd.DataFrame, x: str, hue: str, order, hue_order, label, **style):
+    """A row per model (and hue) of a seaborn `plot` (barplot, pointplot): mean and one standard
+    deviation over seeds, the legend outside."""
     figure, ax = plt.subplots(figsize=(7.5, tall(len(order) * max(1, len(hue_order)) / 2.5)))
-    sns.barplot(
+    plot(
         data,
         x=x,
         y="model",
@@ -30,37 +32,36 @@ def _bars(data: pd.DataFrame, x: str, hue: str, order: list[str], hue_order: lis
         order=order,
         hue_order=hue_order,
         errorbar="sd",
-        capsize=0.2,
         err_kws={"linewidth": 0.8},
         ax=ax,
+        **style,
     )
     ax.set(xlabel=label, ylabel="")
-    ax.set_xlim(left=0)  # the bar's length is the value: the axis starts at zero, whatever
     legend_outside(ax)
+    return figure, ax
+
+
+def _bars(data: pd.DataFrame, x: str, hue: str, order: list[str], hue_order: list[str], label):
+    figure, ax = _per_model(sns.barplot, data, x, hue, order, hue_order, label, capsize=0.2)
+    ax.set_xlim(left=0)  # the bar's length is the value: the axis starts at zero, whatever
     return figure, ax
 
 
 def _points(data: pd.DataFrame, x: str, hue: str, order: list[str], hue_order: list[str], label):
     """A point per model and hue at the mean, with its whisker, and no line between them."""
-    figure, ax = plt.subplots(figsize=(7.5, tall(len(order) * max(1, len(hue_order)) / 2.5)))
-    sns.pointplot(
+    return _per_model(
+        sns.pointplot,
         data,
-        x=x,
-        y="model",
-        hue=hue,
-        order=order,
-        hue_order=hue_order,
-        errorbar="sd",
+        x,
+        hue,
+        order,
+        hue_order,
+        label,
         capsize=0.15,
         dodge=0.5 if len(hue_order) > 1 else False,
         linestyle="none",
         markers=["o", "s", "^", "D", "v"][: len(hue_order)],  # told apart without colour
-        err_kws={"linewidth": 0.8},
-        ax=ax,
     )
-    ax.set(xlabel=label, ylabel="")
-    legend_outside(ax)
-    return figure, ax
 
 
 def phases(comparison, table: pd.DataFrame) -> plt.Figure:
