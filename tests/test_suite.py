@@ -18,6 +18,7 @@ from bench.errors import BenchError
 from bench.execution.one_run import Run, crashed, is_out_of_memory
 from bench.models import registry
 from bench.models.classifier import load_backbone
+from bench.results import schema
 from tests.helpers import (
     TINY,
     assert_each_run_once_and_complete,
@@ -204,6 +205,29 @@ def test_ids_that_look_like_numbers_stay_text(tmp_path):
     assert list(runs["run_id"]) == ["123456789012", "000000000042"]
     assert list(runs["settings_hash"]) == ["4e1712", "1234567890"]
     assert store.recorded_phases() == {"123456789012": {"frozen"}, "000000000042": {"frozen"}}
+
+
+def test_ctrl_c_while_a_run_is_written_takes_effect_once_all_its_files_are(tmp_path, monkeypatch):
+    """Ctrl-C arriving after epochs.csv and before runs.csv (a Ray suite's CI run caught this)
+    must not leave epoch rows of a run that runs.csv lacks."""
+    from bench.results import ResultsStore, store
+
+    write = store.write_atomically
+
+    def write_then_ctrl_c(path, content):
+        write(path, content)
+        if path.name == "epochs.csv":
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)  # where the handler would have raised
+
+    monkeypatch.setattr(store, "write_atomically", write_then_ctrl_c)
+    results = ResultsStore(tmp_path)
+    row = run_row("VGG16", "frozen", 0, 0.5, run_id="a")
+    epoch = dict.fromkeys(schema.names("epochs")) | {"run_id": "a", "phase": "frozen", "epoch": 1}
+    with pytest.raises(KeyboardInterrupt):
+        results.write_run("a", {"runs": [row], "epochs": [epoch]})
+    assert list(results.read("runs")["run_id"]) == list(results.read("epochs")["run_id"]) == ["a"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
 
 
 def test_an_error_inside_a_run_process_is_recorded_as_itself(tmp_path):

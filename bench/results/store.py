@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.common.files import write_atomically
+from bench.common.files import deferred_signals, write_atomically
 from bench.errors import BenchError, shorten
 from bench.results import schema
 from bench.settings import Settings
@@ -92,10 +92,11 @@ class ResultsStore:
     def write_run(self, run_id: str, tables: dict[str, list[dict]]) -> None:
         """Replace everything recorded for run_id with these rows. runs.csv goes last: a run
         counts as recorded only once its rows there are complete. Every row must have exactly
-        the columns of its file (`bench.results.schema`)."""
+        the columns of its file (`bench.results.schema`). Ctrl-C or SIGTERM meanwhile takes
+        effect once all are written, so none holds rows of a run that runs.csv lacks."""
         for table in schema.FILES:
             schema.check_rows(table, tables.get(table, []))
-        with self.locked():
+        with self.locked(), deferred_signals():
             for table in ("epochs", "classes", "confusion", "runs"):
                 columns = schema.names(table)
                 old = self.read(table)
