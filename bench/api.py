@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -82,7 +83,13 @@ def _resolve(models, suite: str | None, config: str | None, settings: dict) -> S
     """The settings of a call: the settings file, its suite, then the keywords given."""
     if isinstance(models, str):
         models = [m.strip() for m in models.split(",")]
-    return resolve(load_config(config), suite, {"models": models, **settings})
+    resolved = resolve(load_config(config), suite, {"models": models, **settings})
+    if resolved.corruptions:
+        from bench.data import corruption_names
+
+        names = corruption_names(resolved.corruptions)
+        resolved = dataclasses.replace(resolved, corruptions=names)
+    return resolved
 
 
 def track_suite(settings: Settings) -> None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from bench.common.paths import PROJECT_ROOT
-from bench.data import DATASETS, dataset_help
+from bench.data import DATASETS, corruption_help, dataset_help
 from bench.results import schema
 from bench.settings import FIELDS, GROUPS, Settings, allowed_values
 
@@ -37,7 +37,7 @@ def settings_table() -> str:
             meta = spec.metadata
             if meta["group"] != group:
                 continue
-            meaning = meta["help"].format(datasets=dataset_help())
+            meaning = meta["help"].format(datasets=dataset_help(), corruptions=corruption_help())
             if meta["choices"]:
                 meaning += f"; one of {', '.join(f'`{c}`' for c in allowed_values(name))}"
             if not meta["hashed"]:

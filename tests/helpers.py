@@ -277,7 +277,7 @@ def write_fixture(folder: Path, rows: list[dict] | None = None) -> ResultsStore:
     rows = runs() if rows is None else rows
     tables: dict[str, list[dict]] = {}
     for row in rows:
-        tables.setdefault(row["run_id"], {"runs": [], "epochs": [], "classes": [], "confusion": []})
+        tables.setdefault(row["run_id"], {table: [] for table in schema.FILES})
         run = tables[row["run_id"]]
         run["runs"].append(row)
         if row["status"] == "ok":

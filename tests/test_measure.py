@@ -17,6 +17,7 @@ from bench.execution.progress import SilentReporter
 from bench.measure import cost, gpu, memory
 from bench.models import registry
 from bench.models.classifier import build_classifier
+from bench.results import schema
 from bench.results.rows import add_phase_rows
 from bench.settings import Settings
 from bench.training import prediction
@@ -143,7 +144,7 @@ def test_epoch_times_on_a_controlled_clock(monkeypatch):
     assert [e["val_time_s"] for e in result.epochs] == [0.5 * val_batches] * 4
     assert result.train_time_s == 12.0 + 4 * 0.5 * val_batches  # the whole of fit
 
-    tables = {"runs": [], "epochs": [], "classes": [], "confusion": []}
+    tables = {table: [] for table in schema.FILES}
     base = {"run_id": "x", "train_size": len(splits.x_train), "gmacs": 0.0077}
     add_phase_rows(tables, base, result, settings, dataset.class_names)
     row = tables["runs"][0]

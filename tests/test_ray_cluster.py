@@ -88,7 +88,7 @@ def test_ray_with_in_process_is_one_line(tmp_path, capsys):
 def test_without_ray_installed_the_executor_is_one_line(monkeypatch, tmp_path, capsys):
     from bench.settings import declarations
 
-    monkeypatch.setattr(declarations, "_installed", lambda package: package != "ray")
+    monkeypatch.setattr(declarations, "installed", lambda package: package != "ray")
     code, _, err = bench_main(capsys, *suite_args(tmp_path / "r"), "--executor", "ray")
     assert code == 2 and "pip install -e '.[ray]'" in err and "Traceback" not in err
 

@@ -63,7 +63,7 @@ def test_a_stale_table_is_noticed():
     assert reference.update(stale, reference.sections_on(page)) == text
     assert reference.update(stale) == text  # by default: every section the text holds
     results = reference.PAGES["runs.csv"]
-    tables = ("runs", "epochs", "classes", "confusion")
+    tables = ("runs", "epochs", "classes", "confusion", "calibration", "corruptions")
     assert reference.sections_on(results) == [f"{t}.csv" for t in tables]
     with pytest.raises(ValueError, match="settings"):
         reference.update(results.read_text(), ["settings"])

@@ -104,7 +104,7 @@ def test_export_logs_a_results_folder_the_same_way(tracked, tmp_path, monkeypatc
 def test_without_mlflow_installed_the_setting_is_one_line(monkeypatch, tmp_path, capsys):
     from bench.settings import declarations
 
-    monkeypatch.setattr(declarations, "_installed", lambda package: package != "mlflow")
+    monkeypatch.setattr(declarations, "installed", lambda package: package != "mlflow")
     code, _, err = bench_main(
         capsys, "run", "--models", "simple_cnn", "--mlflow", "--out", str(tmp_path / "r")
     )

@@ -25,6 +25,11 @@ def list_of(kind):
     return parse
 
 
+def count_or_word(text: str) -> int | str:
+    """A count where the text is one (`5`), else the word itself (`all`)."""
+    return int(text) if text.isdigit() else text
+
+
 def _items(kind, item: str) -> list:
     if kind is int and re.fullmatch(r"\d+-\d+", item):
         low, high = map(int, item.split("-"))

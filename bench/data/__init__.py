@@ -3,8 +3,9 @@
 `load_dataset("cifar10" | "cifar100" | "digits" | "folder:PATH", settings)` returns a
 `Dataset`; `bench.data.splits` carves the validation split from its training images, unless
 the data set brings a validation split of its own (a folder's `val/`). Also here: the decoded
-image cache (`cache`) and the suite's data set shared with every run's process as
-memory-mapped files (`shared_memory`).
+image cache (`cache`), the suite's data set shared with every run's process as
+memory-mapped files (`shared_memory`), and the common corruptions of test images that the
+robustness measurement applies (`corruptions`; adding one is a function and a line there).
 
 May import: `bench.common`, `bench.errors`, `bench.settings`.
 
@@ -83,3 +84,22 @@ def load_dataset(name: str, settings: Settings | None = None, **overrides) -> Da
         raise BenchError(f"unknown data set '{name}'; {hint}(choose from: {dataset_help()})")
     settings = dataclasses.replace(settings or Settings(), **overrides)
     return source.load(argument=argument or None, settings=settings)
+
+
+def corruption_names(asked: list[str]) -> list[str]:
+    """The `corruptions` setting's names, `all` spelt out (so the settings hash names them),
+    each checked: an unknown one is a one-line error with a suggestion."""
+    from bench.data.corruptions import CORRUPTIONS
+
+    names = list(CORRUPTIONS) if "all" in asked else list(dict.fromkeys(asked))
+    for name in names:
+        if name not in CORRUPTIONS:
+            hint = did_you_mean(name, CORRUPTIONS) or f"one of all, {', '.join(CORRUPTIONS)}"
+            raise BenchError(f"invalid setting corruptions: unknown corruption {name!r}; {hint}")
+    return names
+
+
+def corruption_help() -> str:
+    from bench.data.corruptions import CORRUPTIONS
+
+    return ", ".join(CORRUPTIONS)

@@ -41,6 +41,23 @@ def stratified_subset(
     return keep
 
 
+def per_class_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Indices of `per_class` examples of each class, nested: each class's examples are put in
+    one order by `seed`, and a size takes the first `per_class` of it, so the 5-per-class set
+    of a seed holds its 1-per-class set. A class with fewer examples is an error."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if len(members) < per_class:
+            raise BenchError(
+                f"train_per_class={per_class}: class {label} has only {len(members)} training "
+                "images (after the validation split); ask for fewer, or all"
+            )
+        chosen.append(rng.permutation(members)[:per_class])
+    return np.sort(np.concatenate(chosen))
+
+
 @dataclass
 class Splits:
     """What one run trains, validates and tests on. Test is only for the final evaluations."""
@@ -68,10 +85,14 @@ def split_indices(
     limit: int | None = None,
     test_limit: int | None = None,
     split_seed: int = 0,
+    per_class: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Indices of (train, validation, test): limit train (seeded by the run), carve validation
-    from it unless the data set has its own (then None: all of it), limit test (fixed seed).
-    Cheap, so every seed's splits are checked before any run starts."""
+    from it unless the data set has its own (then None: all of it), keep `per_class` training
+    images of each class (None: all), limit test (fixed seed). Validation is carved before
+    the per-class subset, so every size of a seed has the same validation split, as large as
+    with all images: early stopping still works at 1 image per class. Cheap, so every seed's
+    splits are checked before any run starts."""
     pool = stratified_subset(dataset.y_train, limit, seed, "limit")
     if dataset.y_val is not None:
         train, val = pool, None
@@ -80,6 +101,8 @@ def split_indices(
             dataset.y_train[pool], val_fraction, seed, "validation split (val_fraction)"
         )
         train, val = pool[train], pool[val]
+    if per_class is not None:
+        train = train[per_class_subset(dataset.y_train[train], per_class, seed)]
     test = stratified_subset(dataset.y_test, test_limit, split_seed, "test_limit")
     return train, val, test
 

@@ -38,7 +38,7 @@ def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, D
                 "seed": run.seed,
                 "phases": "+".join(run.phases),
                 "image_size": input_size(run.spec, settings.image_size),
-                "epochs": "+".join(str(getattr(settings, f"epochs_{p}")) for p in run.phases),
+                "epochs": "+".join(str(settings.epochs_of(p)) for p in run.phases),
                 "run_id": run.run_id,
                 "action": action,
                 "estimate_s": None if action == SKIP else estimator.run_seconds(index),

@@ -64,7 +64,8 @@ class Estimator:
         planned = [
             Planned(
                 run.spec.name,
-                tuple((phase, getattr(settings, f"epochs_{phase}")) for phase in run.phases),
+                # The probe's pass over the images for its features: about one epoch's cost.
+                tuple((phase, settings.epochs_of(phase) or 1) for phase in run.phases),
                 recorded_gmacs(recorded, run.spec.name, input_size(run.spec, settings.image_size)),
             )
             for run in runs

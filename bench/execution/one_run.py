@@ -20,9 +20,11 @@ from bench.measure.gpu import gpu_name
 from bench.models.classifier import build_classifier
 from bench.models.spec import ModelSpec
 from bench.models.weights import save_phase_weights, weights_source
+from bench.results import schema
 from bench.results.rows import add_phase_rows, base_row, failed_row
 from bench.settings import Settings
 from bench.training import compile_cache
+from bench.training.features import Features
 from bench.training.phases import phases_for, run_phase
 
 log = logging.getLogger("bench")
@@ -34,10 +36,12 @@ class Run:
     seed: int
     run_id: str
     phases: tuple[str, ...]  # what it trains, in order; recorded once each has an ok row
+    per_class: int | None = None  # training images of each class (train_per_class); None: all
 
     @property
     def label(self) -> str:
-        return f"{self.spec.name} seed={self.seed}"
+        size = "" if self.per_class is None else f" {self.per_class}/class"
+        return f"{self.spec.name} seed={self.seed}{size}"
 
 
 @dataclass
@@ -48,13 +52,14 @@ class Outcome:
     out_of_memory: bool = False
 
 
-def split_arguments(settings: Settings, seed: int) -> tuple:
+def split_arguments(settings: Settings, seed: int, per_class: int | None = None) -> tuple:
     return (
         settings.val_fraction,
         seed,
         settings.limit,
         settings.test_limit,
         settings.split_seed,
+        per_class,
     )
 
 
@@ -68,12 +73,13 @@ def execute(
     keras.backend.clear_session()
     keras.config.set_dtype_policy(precision_policy(settings.precision))
     keras.utils.set_random_seed(run.seed)
-    splits = make_splits(dataset, *split_arguments(settings, run.seed))
-    base = {**base_row(run.run_id, run.spec, run.seed, dataset, settings, batch_size)}
+    splits = make_splits(dataset, *split_arguments(settings, run.seed, run.per_class))
+    base = base_row(run.run_id, run.spec, run.seed, dataset, settings, batch_size)
+    base["train_per_class"] = run.per_class
     base.update(splits.sizes)
     base.update(provenance.describe(), precision=keras.config.dtype_policy().name)
     used = dataclasses.replace(settings, batch_size=batch_size)  # the protocol hash stays
-    tables: dict[str, list[dict]] = {"runs": [], "epochs": [], "classes": [], "confusion": []}
+    tables: dict[str, list[dict]] = {table: [] for table in schema.FILES}
     phase = "setup"
     try:
         simulate_out_of_memory(batch_size)
@@ -89,8 +95,9 @@ def execute(
             seed=run.seed,
         )
         base["gmacs"] = cost.gmacs(classifier.model)
+        features = Features(classifier.model, batch_size)  # the probe's and frozen's, once
         for phase in phases_for(classifier, settings):
-            result = run_phase(classifier, phase, splits, used, reporter)
+            result = run_phase(classifier, phase, splits, used, reporter, features=features)
             if settings.save_weights:
                 result.weights_files = save_phase_weights(
                     classifier, settings.out, run.run_id, phase

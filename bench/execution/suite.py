@@ -30,7 +30,7 @@ from bench.models.spec import ModelSpec
 from bench.models.weights import check_weights
 from bench.results import ResultsStore
 from bench.results.claims import Claims
-from bench.settings import PHASES, Settings
+from bench.settings import TRAINED_PHASES, Settings
 from bench.training.phases import phase_names
 
 log = logging.getLogger("bench")
@@ -50,7 +50,7 @@ def chosen_models(settings: Settings) -> dict[str, tuple[ModelSpec, list[str]]]:
             chosen[spec.name] = (spec, phases)
         else:
             idle.append(spec.name)
-    epochs = ", ".join(f"epochs_{p}={getattr(settings, f'epochs_{p}')}" for p in PHASES)
+    epochs = ", ".join(f"epochs_{p}={getattr(settings, f'epochs_{p}')}" for p in TRAINED_PHASES)
     if not chosen:
         raise BenchError(f"nothing to run: every chosen model's phases have 0 epochs ({epochs})")
     if idle:
@@ -62,12 +62,15 @@ def plan(settings: Settings, models: dict, dataset: Dataset) -> list[Run]:
     """The runs of a suite: one per model and seed, each seed's splits checked now (a run's
     process would only find out later). A run id is a hash of everything that defines the
     run, the data set's images included."""
+    sizes = [None if s == "all" else s for s in settings.train_per_class]
     for seed in settings.seeds:
-        split_indices(dataset, *split_arguments(settings, seed))
+        for size in sizes:
+            split_indices(dataset, *split_arguments(settings, seed, size))
     backend = settings.backend or keras.backend.backend()
     return [
-        Run(spec, seed, run_id(spec, seed, backend, settings, dataset), tuple(phases))
+        Run(spec, seed, run_id(spec, seed, backend, settings, dataset, size), tuple(phases), size)
         for spec, phases in models.values()
+        for size in sizes
         for seed in settings.seeds
     ]
 
@@ -82,7 +85,14 @@ def is_recorded(run: Run, recorded: dict[str, set[str]]) -> bool:
 NAMED_SOURCES = ("keras.applications", "baseline")
 
 
-def run_id(spec: ModelSpec, seed: int, backend: str, settings: Settings, dataset: Dataset) -> str:
+def run_id(
+    spec: ModelSpec,
+    seed: int,
+    backend: str,
+    settings: Settings,
+    dataset: Dataset,
+    per_class: int | None = None,
+) -> str:
     identity = {
         "model": spec.name,
         "seed": seed,
@@ -92,6 +102,8 @@ def run_id(spec: ModelSpec, seed: int, backend: str, settings: Settings, dataset
     }
     if spec.source not in NAMED_SOURCES:  # the ids of the others stay as they were recorded
         identity["source"] = spec.source
+    if per_class is not None:  # all images: the id runs had before the setting existed
+        identity["per_class"] = per_class
     return stable_hash(identity)
 
 

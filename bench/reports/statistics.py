@@ -12,9 +12,10 @@ from bench.reports.comparison import Comparison
 from bench.results import schema
 from bench.settings import PHASES
 
-FINAL_ORDER = ("finetune", "scratch", "frozen")  # a model's result under the protocol
+FINAL_ORDER = ("finetune", "scratch", "frozen", "probe")  # a model's result under the protocol
 PHASE_NAMES = {
     "final": "the final phase (fine-tuned; from scratch for baselines)",
+    "probe": "the linear probe",
     "frozen": "the frozen phase",
     "finetune": "fine-tuning",
     "scratch": "training from scratch",
@@ -106,13 +107,13 @@ def _flags(ok: pd.DataFrame, phase_of: dict[str, str]) -> pd.DataFrame:
 def _per_seed(ok: pd.DataFrame, metric: str, phase_of: dict[str, str]) -> pd.DataFrame:
     """One row per run and model: test accuracy of each phase, the gain, the ranked phase's
     figures (`score` is the ranking metric, `accuracy` that phase's test accuracy)."""
-    frames = [
-        ok.loc[ok["phase"] == p, ["model", "run_id", "test_accuracy"]].rename(
+    frames = {
+        p: ok.loc[ok["phase"] == p, ["model", "run_id", "test_accuracy"]].rename(
             columns={"test_accuracy": p}
         )
         for p in PHASES
-    ]
-    paired = frames[0].merge(frames[1], on=["model", "run_id"])  # frozen, then finetune, same run
+    }
+    paired = frames["frozen"].merge(frames["finetune"], on=["model", "run_id"])  # the same run
     paired["gain"] = paired["finetune"] - paired["frozen"]
     ranked = ok[ok["phase"] == ok["model"].map(phase_of)]
     ranked = ranked.assign(
@@ -131,7 +132,9 @@ def _per_seed(ok: pd.DataFrame, metric: str, phase_of: dict[str, str]) -> pd.Dat
         "overfit_gap",
     ]
     keep += ["time_per_epoch_s", "train_images_per_s", "infer_images_per_s", "peak_gpu_mem_mb"]
-    parts = [*frames, paired[["model", "run_id", "gain"]], ranked[keep]]
+    keep += ["test_ece", "test_ece_scaled", "test_nll", "corruption_accuracy"]
+    keep += ["relative_robustness"]
+    parts = [*frames.values(), paired[["model", "run_id", "gain"]], ranked[keep]]
     return pd.concat(parts, ignore_index=True).astype({"model": str})
 
 

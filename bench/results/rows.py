@@ -14,7 +14,7 @@ from bench.models.classifier import input_size
 from bench.models.spec import ModelSpec
 from bench.results import schema
 from bench.settings import Settings
-from bench.training.phases import PhaseResult
+from bench.training.result import PhaseResult
 
 
 def base_row(
@@ -48,7 +48,10 @@ def phase_row(base: dict, result: PhaseResult, settings: Settings) -> dict:
     out here, then from the phase result (its fields and properties), its test metrics, and
     the fields the run's rows share. A new column is its schema line and the code that
     measures it under the same name."""
-    train_acc, val_acc = result.at_best("accuracy"), result.at_best("val_accuracy")
+    if result.epochs:
+        train_acc, val_acc = result.at_best("accuracy"), result.at_best("val_accuracy")
+    else:  # the probe
+        train_acc, val_acc = result.train_accuracy, result.val_accuracy
     per_epoch = result.time_per_epoch_s
     derived = {
         "status": "ok",
@@ -59,8 +62,10 @@ def phase_row(base: dict, result: PhaseResult, settings: Settings) -> dict:
         "val_accuracy": val_acc,
         "overfit_gap": train_acc - val_acc,
         "efficiency": efficiency(result.test["test_accuracy"], result.params_total),
-        "first_epoch_s": result.epoch_seconds[0],
-        "frozen_mode": settings.frozen_mode if result.phase == "frozen" else "end-to-end",
+        "first_epoch_s": result.epoch_seconds[0] if result.epochs else None,
+        "frozen_mode": {"frozen": settings.frozen_mode, "probe": "features"}.get(
+            result.phase, "end-to-end"
+        ),
         "train_images_per_s": base["train_size"] / per_epoch if per_epoch else None,
     }
     values = {}
@@ -79,7 +84,8 @@ def phase_row(base: dict, result: PhaseResult, settings: Settings) -> dict:
 def add_phase_rows(
     tables: dict, base: dict, result: PhaseResult, settings: Settings, class_names: list[str]
 ) -> None:
-    """The phase's rows of every results file: runs, epochs, classes, confusion."""
+    """The phase's rows of every results file: runs, epochs, classes, confusion, calibration,
+    corruptions."""
     run_id, test = base["run_id"], result.test
     tables["runs"].append(phase_row(base, result, settings))
     tables["epochs"] += [
@@ -110,6 +116,9 @@ def add_phase_rows(
         )
         for t, p in np.argwhere(test["confusion"])
     ]
+    extra = {"calibration": result.reliability, "corruptions": result.corruption_rows}
+    for table, rows in extra.items():
+        tables[table] += [schema.row(table, run_id=run_id, phase=result.phase, **r) for r in rows]
 
 
 def failed_row(base: dict, phase: str, err: Exception | str) -> dict:

@@ -47,20 +47,22 @@ RUNS = [
        "part of the `run_id`, so changed data is run again"),
     _c("num_classes", int, "classes of the data set", kind="constant"),
     _c("train_size", int, "training images of this run", "images", kind="constant"),
+    _c("train_per_class", int, "training images of each class (`train_per_class`): a point of "
+       "a data-efficiency curve; empty: all of them", "images"),
     _c("val_size", int, "validation images of this run", "images"),
     _c("val_source", str, "`carved`: a stratified `val_fraction` of train; `folder`: the data "
        "set's own `val/` folder"),
     _c("test_size", int, "test images of this run", "images", kind="constant"),
     _c("weights", str, "`imagenet`, `none`, or the weights-file path"),
     _c("seed", int, "the run's seed"),
-    _c("phase", str,
-       "`frozen`, `finetune`, `scratch` (or `setup` for a run that failed before training)"),
+    _c("phase", str, "`probe`, `frozen`, `finetune`, `scratch` (or `setup` for a run that "
+       "failed before training)"),
     _c("image_size", int, "the size the model actually ran at", "px", kind="constant"),
     _c("batch_size", int, "training and inference batch size actually used (smaller than the "
        "setting after an out-of-memory retry)"),
     _c("epochs_run", int, "epochs trained before early stopping (or the limit)"),
     _c("best_epoch", int, "1-based epoch whose weights were restored and evaluated"),
-    _c("learning_rate", float, "Adam learning rate of the phase"),
+    _c("learning_rate", float, "Adam learning rate of the phase (empty for the probe)"),
     _c("unfreeze", float, "fine-tuned fraction or count of backbone layers (`finetune` rows only)"),
     _c("bn_mode", str, "`frozen`: BatchNormalization in inference mode with the pretrained "
        "statistics; `train`: it learns (scratch)"),
@@ -90,6 +92,29 @@ RUNS = [
        "scores (1/K when balanced)", ACC),
     _c("above_chance_p", float, "p-value of that test: small when the run learned something",
        ""),
+    _figure("test_ece", "expected calibration error of the test predictions: top-1 confidence "
+       "in 15 equal-width bins, right-closed, `sum_b n_b/n |accuracy_b - confidence_b|` (Guo et "
+       "al., ICML 2017)", ACC, "low"),
+    _figure("test_nll", "mean negative log-likelihood of the true class on the test split",
+       "nats", "low"),
+    _figure("test_brier", "multiclass Brier score on the test split: mean of "
+       "`sum_k (p_k - [k = y])^2`, from 0 to 2 (Brier, 1950)", "", "low"),
+    _c("temperature", float, "the temperature T of temperature scaling, fitted by minimising "
+       "the validation NLL of `logits / T` over [0.05, 20]; 1 when no T lowers it (T > 1: the "
+       "model was over-confident)"),
+    _figure("test_ece_scaled", "`test_ece` of `logits / temperature`: the accuracy is the same, "
+       "only the confidence changes", ACC, "low"),
+    _figure("test_nll_scaled", "`test_nll` of `logits / temperature`", "nats", "low"),
+    _c("probe_c", float, "the probe's chosen inverse L2 strength C (of the `probe_c` grid, by "
+       "validation accuracy); empty for the other phases"),
+    _c("probe_fit_s", float, "the probe's fitting time: the grid and the final fit, features "
+       "excluded", "s"),
+    _figure("corruption_accuracy", "mean test accuracy over the `corruptions` and severities "
+       "1-5 (Hendrycks & Dietterich, ICLR 2019); per corruption in corruptions.csv", ACC, "high",
+       why_empty="no `corruptions` asked for in these runs"),
+    _figure("relative_robustness", "`corruption_accuracy / test_accuracy`", "", "high",
+       why_empty="no `corruptions` asked for in these runs"),
+    _c("corruption_time_s", float, "time to corrupt the test images and predict them", "s"),
     _figure("overfit_gap", "`train_accuracy - val_accuracy`", ACC, "low"),
     _figure("efficiency", "test accuracy in percent per million parameters "
        "(`100 * test_accuracy / (params_total / 1e6)`)", "%/M params", "high"),
@@ -161,6 +186,20 @@ CONFUSION = RUN_PHASE + [
     _c("count", int,
        "test images with that true and predicted class; only non-zero cells are written", "images"),
 ]
+CALIBRATION = RUN_PHASE + [
+    _c("scaled", bool, "whether the logits were divided by the run's `temperature` first"),
+    _c("bin", int, "0-based confidence bin of 15 equal-width ones over [0, 1]"),
+    _c("lower", float, "the bin's lower edge (excluded)", ACC),
+    _c("upper", float, "the bin's upper edge (included)", ACC),
+    _c("count", int, "test images whose top-1 confidence falls in the bin", "images"),
+    _c("confidence", float, "their mean top-1 confidence", ACC),
+    _c("accuracy", float, "their top-1 accuracy", ACC),
+]
+CORRUPTIONS = RUN_PHASE + [
+    _c("corruption", str, "the corruption's name (docs/reference/results.md, \"Corruptions\")"),
+    _c("severity", int, "1 (mild) to 5 (severe)"),
+    _c("test_accuracy", float, "top-1 on the corrupted test images", ACC),
+]
 # fmt: on
 
 
@@ -169,6 +208,8 @@ FILES: dict[str, list[Column]] = {
     "epochs": EPOCHS,
     "classes": CLASSES,
     "confusion": CONFUSION,
+    "calibration": CALIBRATION,
+    "corruptions": CORRUPTIONS,
 }
 RUN = {c.name: c for c in RUNS}
 

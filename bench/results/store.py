@@ -1,6 +1,8 @@
 """The results store: runs.csv (one row per run and phase), epochs.csv (one row per epoch),
-classes.csv (per-class test accuracy), confusion.csv (the test confusion matrix, non-zero cells)
-and env.json (environment and settings). Their columns are declared in `bench.results.schema`.
+classes.csv (per-class test accuracy), confusion.csv (the test confusion matrix, non-zero cells),
+calibration.csv (reliability-diagram bins), corruptions.csv (accuracy per corruption and
+severity) and env.json (environment and settings). Their columns are declared in
+`bench.results.schema`.
 
 A run's rows are written together, by replacing each file atomically (write a temporary file,
 fsync, rename), so a crash or a kill leaves the previous complete file, never a torn row. Rows
@@ -97,7 +99,7 @@ class ResultsStore:
         for table in schema.FILES:
             schema.check_rows(table, tables.get(table, []))
         with self.locked(), deferred_signals():
-            for table in ("epochs", "classes", "confusion", "runs"):
+            for table in [*(t for t in schema.FILES if t != "runs"), "runs"]:
                 columns = schema.names(table)
                 old = self.read(table)
                 old = old[old["run_id"] != run_id]

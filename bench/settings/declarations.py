@@ -9,104 +9,45 @@ with the results, so two rows are comparable exactly when their hashed settings 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bench.common.hashing import stable_hash
 from bench.errors import BenchError, shorten
+from bench.settings.declare import (
+    NOT_NEGATIVE,
+    POSITIVE,
+    UNSET,
+    at_least,
+    between,
+    epochs,
+    how,
+    install_command,
+    install_hint,
+    installed,
+    measure,
+    protocol,
+    setting,
+    what,
+)
 
-PHASES = ("frozen", "finetune", "scratch")  # each has its epochs_ and lr_ setting
-GROUPS = ("what to run", "how it runs", "protocol", "output")
-_UNSET = object()
-# A test of the value, and what it must be otherwise (or a function of the value saying so).
-Check = tuple[Callable[[Any], bool], str | Callable[[Any], str]]
-
-
-def setting(
-    default: Any,
-    help: str,  # noqa: A002 - the argparse name
-    *,
-    group: str,
-    checks: tuple[Check, ...] = (),
-    choices: tuple[str, ...] = (),
-    metavar: str | None = None,
-    hashed: bool = True,
-    added_later: Any = _UNSET,
-) -> Any:
-    """A Settings field with everything said about it. `choices`: the allowed values besides
-    the default; `hashed=False`: not in the settings hash (what is run, where, how it is
-    retried); `added_later`: the value results written before the setting existed had (it
-    joins the hash only when it differs, so those results keep their hash)."""
-    assert group in GROUPS, group
-    meta = {"help": help, "group": group, "checks": checks, "choices": choices}
-    meta |= {"metavar": metavar, "hashed": hashed, "added_later": added_later}
-    if isinstance(default, list):
-        return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
-
-
-def at_least(low: float, why: str = "") -> Check:
-    return (lambda v: v is None or v >= low, f"must be at least {low}{why}")
-
-
-def between(low: float, high: float, closed_low: bool = False) -> Check:
-    if closed_low:
-        return (lambda v: low <= v < high, f"must be in [{low}, {high})")
-    return (lambda v: low < v < high, f"must be between {low} and {high}")
-
-
-def _installed(package: str) -> bool:
-    """Whether a package can be imported (asked without importing it)."""
-    return not package or importlib.util.find_spec(package) is not None
-
-
-def _install_hint(extra: str, name: str) -> str:
-    return f"needs {name}, which is not installed (pip install -e '.[{extra}]')"
-
-
-def _install(backend: str) -> str:
-    """How to install a backend: TensorFlow is a dependency, JAX and PyTorch are extras."""
-    return "pip install tensorflow" if backend == "tensorflow" else f"pip install -e '.[{backend}]'"
-
-
-POSITIVE: Check = (lambda v: v > 0, "must be positive")
-NOT_NEGATIVE: Check = (lambda v: v >= 0, "must not be negative")
-
-
-def _what(default: Any, help: str, hashed: bool = False, **more: Any) -> Any:  # noqa: A002
-    return setting(default, help, group="what to run", hashed=hashed, **more)
-
-
-def _how(default: Any, help: str, **more: Any) -> Any:  # noqa: A002
-    return setting(default, help, group="how it runs", **more)
-
-
-def _protocol(default: Any, help: str, *checks: Check, **more: Any) -> Any:  # noqa: A002
-    return setting(default, help, group="protocol", checks=checks, **more)
-
-
-def _epochs(phase: str, default: int) -> Any:
-    what = {
-        "frozen": "the head on the frozen backbone",
-        "finetune": "fine-tuning the top of the backbone",
-        "scratch": "from-scratch training (baselines, weights none)",
-    }[phase]
-    return _protocol(default, f"epochs of {what}; 0 skips the phase", NOT_NEGATIVE)
+TRAINED_PHASES = ("frozen", "finetune", "scratch")  # each has its epochs_ and lr_ setting
+# Every phase in the order a run goes through them: the linear probe reads the pretrained
+# backbone's features before fine-tuning changes them.
+PHASES = ("probe", *TRAINED_PHASES)
 
 
 @dataclass
 class Settings:
     """Everything that defines a run. Defaults are the protocol (docs/protocol.md)."""
 
-    models: list[str] = _what([], "models: names (bench list), family:NAME, or all")
-    suite: str = _what("", "a named suite of the settings file")
-    dataset: str = _what("cifar10", "the data set: {datasets}", hashed=True)
-    data_dir: str | None = _what(
+    models: list[str] = what([], "models: names (bench list), family:NAME, or all")
+    suite: str = what("", "a named suite of the settings file")
+    dataset: str = what("cifar10", "the data set: {datasets}", hashed=True)
+    data_dir: str | None = what(
         None, "folder holding the CIFAR archives (default: the Keras cache)", metavar="DIR"
     )
-    seeds: list[int] = _what(
+    seeds: list[int] = what(
         [0],
         "seeds (a comma list; 0-2 is 0,1,2); each model runs once per seed",
         checks=(
@@ -115,101 +56,130 @@ class Settings:
             (lambda v: len(set(v)) == len(v), "names a seed twice"),
         ),
     )
-    weights: str = _what(
+    weights: str = what(
         "imagenet",
         "imagenet, none (train from scratch), a backbone weights file, or a folder of them "
         "(<Model>.weights.h5 each)",
         metavar="W",
         hashed=True,
     )
-    backend: str = _how(
+    backend: str = how(
         "",
         "Keras backend of each run's process (default: KERAS_BACKEND or keras.json)",
         choices=("tensorflow", "jax", "torch"),
-        checks=((_installed, lambda v: f"is not installed ({_install(v)})"),),
+        checks=((installed, lambda v: f"is not installed ({install_command(v)})"),),
         hashed=False,
     )
-    precision: str = _how(
+    precision: str = how(
         "float32",
         "mixed: float16 (GPU) or bfloat16 compute; variables, logits and loss stay float32",
         choices=("float32", "mixed"),
         added_later="float32",
     )
-    jit: bool | None = _how(
+    jit: bool | None = how(
         None, "compile the training step with XLA (default: Keras's choice)", added_later=None
     )
-    frozen_mode: str = _how(
+    frozen_mode: str = how(
         "end-to-end",
         "features: the frozen phase trains the head on the backbone's pooled features, "
         "computed once (no augmentation in that phase)",
         choices=("end-to-end", "features"),
         added_later="end-to-end",
     )
-    executor: str = _how(
+    executor: str = how(
         "local",
         "where runs execute: local (one process per run, one at a time), in-process (every "
         "run in this process) or ray (Ray tasks, as many at once as the cluster's GPUs or CPUs "
         "allow)",
         choices=("in-process", "ray"),
-        checks=((lambda v: v != "ray" or _installed("ray"), _install_hint("ray", "Ray")),),
+        checks=((lambda v: v != "ray" or installed("ray"), install_hint("ray", "Ray")),),
         hashed=False,
     )
-    ray_address: str | None = _how(
+    ray_address: str | None = how(
         None,
         "Ray cluster to join (auto, or ray://host:port); default: start one on this machine",
         metavar="ADDRESS",
         hashed=False,
     )
-    gpus_per_run: float | None = _how(
+    gpus_per_run: float | None = how(
         None,
         "GPUs each Ray run takes (default: 1 where the cluster has GPUs, else 0)",
         checks=(at_least(0),),
         hashed=False,
     )
-    cpus_per_run: float = _how(1.0, "CPUs each Ray run takes", checks=(POSITIVE,), hashed=False)
-    min_batch_size: int = _how(
+    cpus_per_run: float = how(1.0, "CPUs each Ray run takes", checks=(POSITIVE,), hashed=False)
+    min_batch_size: int = how(
         8,
         "out of memory, a run is tried again at half the batch size, down to this",
         checks=(at_least(1),),
         hashed=False,
     )
-    image_size: int = _protocol(
+    image_size: int = protocol(
         224, "size the model resizes images to, on the device", at_least(32, " (any backbone)")
     )
-    storage_size: int = _protocol(
+    storage_size: int = protocol(
         0, "size folder images are stored at; 0 keeps a common native size", NOT_NEGATIVE
     )
-    val_fraction: float = _protocol(
+    val_fraction: float = protocol(
         0.1, "validation share of train, stratified (unless the data has its own)", between(0, 1)
     )
-    test_fraction: float = _protocol(
+    test_fraction: float = protocol(
         0.2, "test share, for data sets without a test split", between(0, 1)
     )
-    split_seed: int = _protocol(0, "fixes that test split (and test_limit) across runs")
-    limit: int | None = _protocol(None, "at most N training images, stratified", at_least(1))
-    test_limit: int | None = _protocol(None, "at most N test images, stratified", at_least(1))
-    augment: bool = _protocol(True, "random horizontal flip and shift of training images")
-    augment_shift: float = _protocol(
+    split_seed: int = protocol(0, "fixes that test split (and test_limit) across runs")
+    limit: int | None = protocol(None, "at most N training images, stratified", at_least(1))
+    test_limit: int | None = protocol(None, "at most N test images, stratified", at_least(1))
+    augment: bool = protocol(True, "random horizontal flip and shift of training images")
+    augment_shift: float = protocol(
         0.1, "largest shift, a fraction of each side (whole pixels)", between(0, 0.5, True)
     )
-    batch_size: int = _protocol(
+    batch_size: int = protocol(
         64, "training and inference batch size (halved on out of memory)", at_least(1)
     )
-    epochs_frozen: int = _epochs("frozen", 10)
-    epochs_finetune: int = _epochs("finetune", 10)
-    epochs_scratch: int = _epochs("scratch", 30)
-    lr_frozen: float = _protocol(1e-3, "Adam learning rate of the frozen phase", POSITIVE)
-    lr_finetune: float = _protocol(1e-5, "Adam learning rate of fine-tuning", POSITIVE)
-    lr_scratch: float = _protocol(1e-3, "Adam learning rate from scratch", POSITIVE)
-    unfreeze: int | float = _protocol(
+    epochs_frozen: int = epochs("frozen", 10)
+    epochs_finetune: int = epochs("finetune", 10)
+    epochs_scratch: int = epochs("scratch", 30)
+    lr_frozen: float = protocol(1e-3, "Adam learning rate of the frozen phase", POSITIVE)
+    lr_finetune: float = protocol(1e-5, "Adam learning rate of fine-tuning", POSITIVE)
+    lr_scratch: float = protocol(1e-3, "Adam learning rate from scratch", POSITIVE)
+    unfreeze: int | float = protocol(
         0.3,
         "fine-tune the top fraction (0.3) or number (20) of weighted backbone layers",
         (lambda v: v > 0, "must be a fraction in (0, 1] or a layer count >= 1"),
         (lambda v: isinstance(v, int) or v <= 1, "as a fraction must be at most 1.0"),
         metavar="F|N",
     )
-    patience: int = _protocol(3, "early-stopping patience on validation loss", NOT_NEGATIVE)
-    dropout: float = _protocol(0.2, "dropout before the classifier", between(0, 1, True))
+    patience: int = protocol(3, "early-stopping patience on validation loss", NOT_NEGATIVE)
+    dropout: float = protocol(0.2, "dropout before the classifier", between(0, 1, True))
+    train_per_class: list[int | str] = what(
+        ["all"],
+        "training images per class, each size a run of its own (a data-efficiency curve): "
+        "counts and all, as 1,5,10,50,all; the smaller sets are nested in the larger",
+        checks=(
+            (lambda v: len(v) > 0, "must name at least one size"),
+            (
+                lambda v: all(s == "all" or (isinstance(s, int) and s > 0) for s in v),
+                "must be positive counts or all",
+            ),
+            (lambda v: len(set(v)) == len(v), "names a size twice"),
+        ),
+    )
+    probe: bool = measure(
+        False,
+        "also fit a linear probe: L-BFGS logistic regression on the pretrained backbone's "
+        "pooled features (phase probe, before the others)",
+    )
+    probe_c: list[float] = measure(
+        [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3],
+        "the probe's grid of inverse L2 strengths C (scikit-learn's, on standardised "
+        "features): the best by validation accuracy is refitted and tested",
+        (lambda v: len(v) > 0 and all(c > 0 for c in v), "must be positive numbers"),
+    )
+    corruptions: list[str] = measure(
+        [],
+        "after each phase, test accuracy under these common corruptions at severities 1-5, "
+        "computed on the fly (all, or a comma list of {corruptions})",
+    )
     out: str = setting("results", "results folder", group="output", metavar="DIR", hashed=False)
     save_weights: bool = setting(
         False,
@@ -224,7 +194,7 @@ class Settings:
         "(MLFLOW_TRACKING_URI, else a local store in the results folder)",
         group="output",
         hashed=False,
-        checks=((lambda v: not v or _installed("mlflow"), _install_hint("mlflow", "MLflow")),),
+        checks=((lambda v: not v or installed("mlflow"), install_hint("mlflow", "MLflow")),),
     )
 
     def validate(self) -> Settings:
@@ -243,6 +213,10 @@ class Settings:
                     raise BenchError(f"invalid setting {spec.name}={shorten(repr(value))}: {why}")
         return self
 
+    def epochs_of(self, phase: str) -> int:
+        """Epochs of a phase; the probe has none (it is fitted once, not trained by epochs)."""
+        return 0 if phase == "probe" else getattr(self, f"epochs_{phase}")
+
     def hashed(self) -> dict[str, Any]:
         """The settings that make two results comparable (not what is run, nor where to)."""
         hashed = {}
@@ -250,7 +224,7 @@ class Settings:
             value, later = getattr(self, name), spec.metadata["added_later"]
             # A setting added after results were first written counts only when it differs
             # from what those results had, so they keep their hash (and are not run again).
-            if spec.metadata["hashed"] and (later is _UNSET or value != later):
+            if spec.metadata["hashed"] and (later is UNSET or value != later):
                 hashed[name] = value
         # Augmentation on is a different protocol since it became bench's own flip and integer
         # shift (Keras's RandomTranslation before): its shift fraction is always in the hash, so

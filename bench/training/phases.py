@@ -1,4 +1,5 @@
-"""The training phases of the protocol (docs/protocol.md): frozen, finetune, scratch.
+"""The phases of the protocol (docs/protocol.md): probe (bench.training.probe), frozen,
+finetune, scratch.
 
 Each phase sets what is trainable, recompiles (a change of `trainable` has no effect until the
 model is compiled again), trains with early stopping on validation loss (best weights restored)
@@ -8,88 +9,29 @@ and touches the test split exactly once, at its end.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 
 from bench.data.splits import Splits
-from bench.measure import health
 from bench.measure.memory import PhaseMemory
-from bench.measure.metrics import classification_metrics, median_after_first
+from bench.measure.metrics import classification_metrics
 from bench.models.classifier import Classifier
 from bench.settings import Settings
-from bench.training import prediction
+from bench.training import evaluation, prediction
 from bench.training.callbacks import EpochRecorder, ReportEpochs, Validate
 from bench.training.compile_cache import CacheHits
-
-
-@dataclass
-class PhaseResult:
-    phase: str
-    learning_rate: float
-    params_total: int
-    params_trainable: int
-    epochs: list[dict] = field(default_factory=list)  # EpochRecorder records
-    best_epoch: int | None = None  # 1-based epoch whose weights were restored
-    test: dict = field(default_factory=dict)  # classification_metrics of the test split
-    train_time_s: float = 0.0  # the whole of fit: every epoch, validation included
-    infer_images_per_s: float | None = None
-    infer_batch_size: int | None = None
-    compile_cache_hits: int | None = None  # JAX: programs loaded from the persistent cache
-    features_time_s: float | None = None  # frozen_mode=features: computing the cached features
-    peak_gpu_mem_mb: float | None = None  # None: no GPU (never 0)
-    weights_files: str | None = None  # save_weights: the files kept after the phase
-    peak_gpu_mem_nvml_mb: float | None = None
-    peak_host_rss_mb: float | None = None
-
-    @property
-    def epoch_seconds(self) -> list[float]:
-        return [e["epoch_time_s"] for e in self.epochs]
-
-    def at_best(self, key: str) -> float | None:
-        return self.epochs[self.best_epoch - 1][key] if self.best_epoch else None
-
-    @property
-    def time_per_epoch_s(self) -> float | None:
-        return median_after_first(self.epoch_seconds)
-
-    @property
-    def compile_s(self) -> float | None:
-        """What the first epoch (training and validation) took beyond a later one's median:
-        tracing, compilation and warm-up. None with a single epoch; at least 0."""
-        if len(self.epochs) < 2:
-            return None
-        whole = [e["epoch_time_s"] + e["val_time_s"] for e in self.epochs]
-        return max(0.0, whole[0] - float(np.median(whole[1:])))
-
-    @property
-    def data_wait_share(self) -> float | None:
-        """Share of training time spent outside the training steps (fetching batches), over
-        the epochs after the first (tracing), or the first if it is the only one."""
-        epochs = self.epochs[1:] or self.epochs
-        total = sum(e["epoch_time_s"] for e in epochs)
-        return sum(e["data_wait_s"] for e in epochs) / total if total > 0 else None
-
-    @property
-    def flag(self) -> str:
-        """`diverged`, `chance` or empty (bench.measure.health)."""
-        return health.flag(self.test["confusion"], [e["loss"] for e in self.epochs])
-
-    @property
-    def chance_accuracy(self) -> float:
-        return health.chance_accuracy(self.test["confusion"])
-
-    @property
-    def above_chance_p(self) -> float:
-        return health.above_chance_p(self.test["confusion"])
+from bench.training.features import Features
+from bench.training.probe import run_probe
+from bench.training.result import PhaseResult
 
 
 def phase_names(transfer: bool, settings: Settings) -> list[str]:
-    """Pretrained backbones: frozen then finetune. From random weights: scratch. A phase
-    with 0 epochs is left out."""
+    """Pretrained backbones: the probe (if asked for), frozen then finetune. From random
+    weights: scratch. A phase with 0 epochs is left out."""
     names = ["frozen", "finetune"] if transfer else ["scratch"]
-    return [p for p in names if getattr(settings, f"epochs_{p}") > 0]
+    trained = [p for p in names if getattr(settings, f"epochs_{p}") > 0]
+    return ["probe", *trained] if transfer and settings.probe else trained
 
 
 def phases_for(classifier: Classifier, settings: Settings) -> list[str]:
@@ -135,10 +77,35 @@ def run_phase(
     settings: Settings,
     reporter,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    features: Features | None = None,
 ) -> PhaseResult:
-    """Train one phase and measure it; `callbacks` are added to the harness's own."""
+    """Train one phase and measure it; `callbacks` are added to the harness's own. `features`:
+    the run's pooled features, shared by the probe and the frozen phase on features."""
+    features = features or Features(classifier.model, settings.batch_size)
     with PhaseMemory() as memory, CacheHits() as cache:
-        result = _train_and_test(classifier, phase, splits, settings, reporter, callbacks)
+        if phase == "probe":
+            reporter.start_phase(phase, 0)
+            result, predict = run_probe(classifier.model.count_params(), splits, settings, features)
+        else:
+            result = _train_and_test(
+                classifier, phase, splits, settings, reporter, callbacks, features
+            )
+            model, batch = classifier.model, settings.batch_size
+            result.val_logits = prediction.predict(model, splits.x_val, batch)
+
+            def predict(x):
+                return prediction.predict(model, x, batch)
+
+        evaluation.calibrate(result, splits.y_val, splits.y_test)
+        if settings.corruptions:
+            evaluation.robustness(
+                result,
+                predict,
+                splits.x_test,
+                splits.y_test,
+                settings.corruptions,
+                settings.split_seed,
+            )
     result.compile_cache_hits = cache.count
     result.peak_gpu_mem_mb = memory.peak_gpu_mem_mb
     result.peak_gpu_mem_nvml_mb = memory.peak_gpu_mem_nvml_mb
@@ -146,7 +113,9 @@ def run_phase(
     return result
 
 
-def _train_and_test(classifier, phase, splits, settings, reporter, callbacks) -> PhaseResult:
+def _train_and_test(
+    classifier, phase, splits, settings, reporter, callbacks, features
+) -> PhaseResult:
     model = classifier.model
     set_trainable(classifier, phase, settings.unfreeze)
     rate = getattr(settings, f"lr_{phase}")
@@ -156,12 +125,8 @@ def _train_and_test(classifier, phase, splits, settings, reporter, callbacks) ->
     if uses_features(classifier, phase, settings):
         # The frozen backbone gives the same pooled features every epoch (no augmentation
         # here): compute them once, then train the classifier's own head layers on them.
-        start = recorder.clock()
-        extractor = keras.Model(model.inputs, model.get_layer("pool").output)
-        x_train, x_val = (
-            prediction.predict(extractor, x, settings.batch_size) for x in (x_train, x_val)
-        )
-        result.features_time_s = recorder.clock() - start
+        x_train, x_val = features.of("train", x_train), features.of("val", x_val)
+        result.features_time_s = features.time_of("train", "val")
         trainer = head_of(model)
     trainer.compile(
         optimizer=keras.optimizers.Adam(rate),
@@ -172,7 +137,7 @@ def _train_and_test(classifier, phase, splits, settings, reporter, callbacks) ->
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=settings.patience, restore_best_weights=True
     )
-    epochs = getattr(settings, f"epochs_{phase}")
+    epochs = settings.epochs_of(phase)
     reporter.start_phase(phase, epochs)
     start = recorder.clock()
     validate = Validate(x_val, splits.y_val, settings.batch_size)  # first: the others read it
@@ -194,6 +159,7 @@ def _train_and_test(classifier, phase, splits, settings, reporter, callbacks) ->
     )
     result.infer_batch_size = settings.batch_size
     result.test = classification_metrics(splits.y_test, logits)
+    result.test_logits = logits
     return result
 
 
