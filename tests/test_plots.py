@@ -235,3 +235,109 @@ def test_a_log_axis_has_at_least_three_labels(low, high):
     visible = [v for v in ax.get_xticks() if low <= v <= high]
     assert len(visible) >= 3 and len(labels) >= 3, labels
     plt.close(figure)
+
+
+def measured_fixture(folder) -> Comparison:
+    """Two models at 1, 5 and all training images per class over two seeds, with calibration
+    bins and accuracy under two corruptions: what the measurement figures draw."""
+    from bench.results import ResultsStore, schema
+
+    store = ResultsStore(folder)
+    for model, base in (("MobileNetV2", 0.6), ("simple_cnn", 0.4)):
+        phase = "frozen" if model == "MobileNetV2" else "scratch"
+        for seed, (size, gain) in itertools.product((0, 1), ((1, 0.0), (5, 0.1), (None, 0.2))):
+            accuracy = base + gain + 0.01 * seed
+            run_id = f"{model}-{size}-{seed}"
+            row = run_row(
+                model,
+                phase,
+                seed,
+                accuracy,
+                run_id=run_id,
+                train_per_class=size,
+                corruption_accuracy=accuracy - 0.2,
+                test_ece=0.1,
+            )
+            key = {"run_id": run_id, "phase": phase}
+            bins = [
+                schema.row(
+                    "calibration",
+                    **key,
+                    scaled=scaled,
+                    bin=b,
+                    lower=b / 15,
+                    upper=(b + 1) / 15,
+                    count=4,
+                    confidence=(b + 0.5) / 15,
+                    accuracy=(b + 0.5) / 15 - 0.1 * (not scaled),
+                )
+                for scaled in (False, True)
+                for b in range(5, 15)
+            ]
+            corrupted = [
+                schema.row(
+                    "corruptions",
+                    **key,
+                    corruption=c,
+                    severity=s,
+                    test_accuracy=accuracy - 0.04 * s,
+                )
+                for c in ("gaussian_noise", "contrast")
+                for s in range(1, 6)
+            ]
+            store.write_run(run_id, {"runs": [row], "calibration": bins, "corruptions": corrupted})
+    return load_comparison(store)
+
+
+def test_the_measurement_figures_draw_every_size_bins_and_severities(tmp_path):
+    from bench.reports.plots.measurements import (
+        clean_vs_corrupted,
+        corruption_severity,
+        data_efficiency,
+        reliability_diagram,
+    )
+
+    comparison = measured_fixture(tmp_path)
+    assert comparison.runs["train_per_class"].isna().all()  # ranked: all images
+    assert len(comparison.every_size) == 12
+    table = statistics.ranking(comparison)
+    curve = data_efficiency(comparison, table).axes[0]
+    assert curve.get_xscale() == "log" and len(curve.lines) >= 2
+    xs = sorted({round(x, 3) for line in curve.lines for x in line.get_xdata()})
+    assert xs[:2] == [1, 5] and xs[-1] == 100  # all: 300 images of 3 classes
+    diagram = reliability_diagram(comparison, table).axes[0]
+    assert [t.get_text() for t in diagram.get_legend().texts] == [
+        "perfectly calibrated",
+        "as trained",
+        "temperature-scaled",
+    ]
+    severity = corruption_severity(comparison, table).axes[0]
+    assert list(severity.lines[0].get_xdata()) == [0, 1, 2, 3, 4, 5]
+    assert len(clean_vs_corrupted(comparison, table).axes[0].texts) == 2  # a label per model
+    plt.close("all")
+
+
+def test_without_those_measurements_their_figures_say_how_to_get_them(tmp_path):
+    from bench.reports.plots.measurements import corruption_severity, data_efficiency
+
+    comparison = load_comparison(write_fixture(tmp_path))
+    table = statistics.ranking(comparison)
+    with pytest.raises(Missing, match="--train-per-class"):
+        data_efficiency(comparison, table)
+    with pytest.raises(Missing, match="--corruptions"):
+        corruption_severity(comparison, table)
+
+
+def test_a_size_per_class_is_chosen_for_the_ranking(tmp_path):
+    from bench.errors import BenchError
+
+    measured_fixture(tmp_path)
+    store = helpers.ResultsStore(tmp_path)
+    five = load_comparison(store, train_per_class=5)
+    assert set(five.runs["train_per_class"]) == {5} and "5 training images per class" in (
+        five.describe()
+    )
+    with pytest.raises(
+        BenchError, match="no runs with 7 training images per class; these exist: 1, 5, all"
+    ):
+        load_comparison(store, train_per_class=7)

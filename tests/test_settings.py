@@ -18,6 +18,9 @@ def write(tmp_path, text: str):
 def test_project_file_has_the_required_suites():
     config = load_config(ROOT_CONFIG)
     smoke = resolve(config, "smoke", {})
+    reviewer = resolve(config, "reviewer", {})
+    assert reviewer.probe and reviewer.train_per_class == [1, 5, 10, 50, "all"]
+    assert reviewer.corruptions == ["all"] and not smoke.probe and not smoke.corruptions
     assert smoke.dataset == "digits" and smoke.weights == "none" and "simple_cnn" in smoke.models
     cifar = resolve(config, "cifar10", {})
     assert len(cifar.models) == 10 and cifar.image_size >= 224

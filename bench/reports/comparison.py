@@ -20,10 +20,14 @@ from bench.results import ResultsStore
 class Comparison:
     """The runs of one results folder that may be compared, and their other tables."""
 
-    runs: pd.DataFrame  # runs.csv rows, ok and failed
+    runs: pd.DataFrame  # runs.csv rows, ok and failed, of one training size per class
     epochs: pd.DataFrame
     classes: pd.DataFrame
     confusion: pd.DataFrame
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    corruptions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # The ok rows of every training size (`train_per_class`): the data-efficiency curve's.
+    every_size: pd.DataFrame = field(default_factory=pd.DataFrame)
     others: list[str] = field(default_factory=list)  # other comparisons in the folder
 
     @property
@@ -46,9 +50,11 @@ def describe_runs(runs: pd.DataFrame) -> str:
     size = f"{sizes[0]} px" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]} px"
     seeds = runs["seed"].nunique()
     backend = ", ".join(sorted(set(runs["backend"].dropna().astype(str)))) or "?"
+    per_class = sorted({int(k) for k in runs.get("train_per_class", pd.Series()).dropna()})
+    images = f", {per_class[0]} training images per class" if len(per_class) == 1 else ""
     return (
         f"{runs['dataset'].iloc[0]}, {size}, weights {', '.join(weights)}, {backend}, "
-        f"{seeds} seed{'s' * (seeds != 1)}, settings {' + '.join(hashes)}"
+        f"{seeds} seed{'s' * (seeds != 1)}{images}, settings {' + '.join(hashes)}"
     )
 
 
@@ -57,9 +63,11 @@ def load_comparison(
     dataset: str | None = None,
     models: list[str] | None = None,
     settings: str | None = None,
+    train_per_class: int | str | None = None,
 ) -> Comparison:
     """The comparison to report: the one holding `settings` (a settings-hash prefix), else the
-    most recently run one, after the `dataset` and `models` filters."""
+    most recently run one, after the `dataset` and `models` filters; of its training sizes
+    per class, `train_per_class` (default: all images if it has them, else its largest)."""
     runs = store.read("runs")
     if runs.empty:
         raise BenchError(f"no runs in {store.path('runs')} (bench run writes them)")
@@ -76,14 +84,34 @@ def load_comparison(
     else:
         chosen = groups
     latest = max(chosen, key=lambda g: g["timestamp"].max())
-    ids = set(latest["run_id"])
+    runs = of_size(latest, train_per_class)
+    ids = set(runs["run_id"])
+    tables = {t: _rows_of(store.read(t), ids) for t in ("epochs", "classes", "confusion")}
+    tables |= {t: _rows_of(store.read(t), ids) for t in ("calibration", "corruptions")}
     return Comparison(
-        runs=latest.reset_index(drop=True),
-        epochs=_rows_of(store.read("epochs"), ids),
-        classes=_rows_of(store.read("classes"), ids),
-        confusion=_rows_of(store.read("confusion"), ids),
+        runs=runs.reset_index(drop=True),
+        **tables,
+        every_size=latest[latest["status"] == "ok"].reset_index(drop=True),
         others=[describe_runs(g) for g in groups if g is not latest],
     )
+
+
+def of_size(runs: pd.DataFrame, train_per_class: int | str | None) -> pd.DataFrame:
+    """The runs of one training size per class: `train_per_class` (a count, or `all`), by
+    default all images where there are runs with all of them, else the largest size."""
+    sizes = runs["train_per_class"] if "train_per_class" in runs else pd.Series(index=runs.index)
+    sizes = sizes.map(lambda k: "all" if pd.isna(k) else int(k))
+    present = sorted(set(sizes), key=lambda k: (k == "all", k if k != "all" else 0))
+    if train_per_class is None:
+        wanted = present[-1]
+    else:
+        wanted = train_per_class if train_per_class == "all" else int(train_per_class)
+        if wanted not in present:
+            have = ", ".join(map(str, present))
+            raise BenchError(
+                f"no runs with {train_per_class} training images per class; these exist: {have}"
+            )
+    return runs[sizes == wanted]
 
 
 def _filter(runs: pd.DataFrame, dataset: str | None, models: list[str] | None) -> pd.DataFrame:

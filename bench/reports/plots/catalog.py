@@ -13,6 +13,12 @@ import matplotlib.pyplot as plt
 from bench.reports.plots.bars import gpu_memory, phases, throughput
 from bench.reports.plots.classes import confusion_best, per_class_accuracy
 from bench.reports.plots.curves import training_curves
+from bench.reports.plots.measurements import (
+    clean_vs_corrupted,
+    corruption_severity,
+    data_efficiency,
+    reliability_diagram,
+)
 from bench.reports.plots.scatter import accuracy_vs
 
 
@@ -95,5 +101,37 @@ FIGURES: dict[str, Figure] = {
         "class and each cell the share (%) of that class's test images predicted as the "
         "column's class, so the diagonal is the per-class accuracy.",
         confusion_best,
+    ),
+    "data_efficiency": Figure(
+        "Test accuracy against training images per class",
+        "One line per model in its final phase: the test accuracy at each training size per "
+        "class (--train-per-class; the smaller sets nested in the larger), mean over seeds, "
+        "the bars a 95% confidence interval of the mean over seeds; the axis is logarithmic, "
+        "and all images sit at their mean count per class. Every size shares the validation "
+        "and test splits.",
+        data_efficiency,
+    ),
+    "reliability": Figure(
+        "Reliability diagram of the best model",
+        "The best-ranked model in its ranked phase, its test images pooled over seeds in 15 "
+        "equal-width bins of top-1 confidence: each point is a bin's mean confidence against "
+        "its accuracy, before and after temperature scaling (the temperature fitted on the "
+        "validation split); points below the dashed diagonal are over-confident.",
+        reliability_diagram,
+    ),
+    "corruption_severity": Figure(
+        "Test accuracy under corruptions by severity",
+        "One line per model in its final phase: the mean test accuracy over the corruptions "
+        "measured (--corruptions, after Hendrycks & Dietterich 2019) at each severity from 1 to "
+        "5, severity 0 the clean test images; the bars a 95% confidence interval over seeds.",
+        corruption_severity,
+    ),
+    "clean_vs_corrupted": Figure(
+        "Clean against corrupted test accuracy",
+        "Each point is one model in its ranked phase: its clean test accuracy against its mean "
+        "accuracy under the corruptions measured (every corruption and severity), means over "
+        "seeds with one standard deviation as whiskers; the closer to the dashed diagonal, the "
+        "less accuracy the corruptions cost.",
+        clean_vs_corrupted,
     ),
 }
