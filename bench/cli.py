@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write report.html: the table (sortable), every figure, the failed runs and "
         "the details, in one file that opens offline",
     )
+    report.add_argument(
+        "--columns", default="paper", help="ranking.tex columns: paper (default), all or KEY,..."
+    )
     report.set_defaults(func=commands.cmd_report)
     compare = subcommands.add_parser(
         "compare",

@@ -132,13 +132,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.reports import tables
 
+    tables.choose(args.columns)  # a wrong name fails before any file is written
     if args.html:  # first: with nothing to rank, the page still lists the failed runs
         from bench.reports import html
 
         page = html.make(args.results, args.out, **_selection(args))
         print(f"written: {page}", file=sys.stderr)
-    made, comparison, paths = tables.make(args.results, args.out, **_selection(args))
-    tables.show(made, args.format)
+    selection = {**_selection(args), "columns": args.columns}
+    made, comparison, paths = tables.make(args.results, args.out, **selection)
+    tables.show(made, args.format, args.columns)
     _say_what_else(comparison.others, f"written: {', '.join(str(p) for p in paths)}")
     return 0
 

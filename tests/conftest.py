@@ -31,7 +31,7 @@ def cifar_copy(tmp_path) -> Path:
 # Tests that share an expensive module-scoped fixture (a real suite through the `bench`
 # command) stay on one test process (pytest -n 2 --dist loadgroup), so it runs once; all
 # other tests are spread one by one.
-SHARED_FIXTURES = ("real_run",)
+SHARED_FIXTURES = ("real_run", "measured")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups

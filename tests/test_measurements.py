@@ -85,10 +85,10 @@ def test_bad_sizes_and_corruption_names_are_one_line(capsys, run_args):
         assert code == 2 and message in err and "Traceback" not in err, err
 
 
-@pytest.fixture(scope="module")
-def measured(tmp_path_factory):
+@pytest.fixture(scope="module", params=["tensorflow", "jax"])
+def measured(request, tmp_path_factory):
     """A pretrained-style backbone (a weights file) with the probe, two sizes per class, and two
-    corruptions, end to end through the command."""
+    corruptions, end to end through the command, on TensorFlow and on JAX."""
     import bench.cli
 
     weights = random_weights("MobileNetV3Small", tmp_path_factory.mktemp("weights"))
@@ -120,6 +120,8 @@ def measured(tmp_path_factory):
         "gaussian_noise,contrast",
         "--out",
         str(out),
+        "--backend",
+        request.param,
     ]
     assert bench.cli.main(args) == 0
     return out
@@ -128,7 +130,7 @@ def measured(tmp_path_factory):
 @pytest.mark.slow
 def test_every_measurement_is_recorded_for_every_phase_and_size(measured):
     runs = pd.read_csv(measured / "runs.csv")
-    assert (runs["status"] == "ok").all()
+    assert (runs["status"] == "ok").all() and runs["backend"].nunique() == 1
     assert sorted(runs["phase"].unique()) == ["finetune", "frozen", "probe"]
     assert runs["run_id"].nunique() == 2  # one run per size
     sizes = runs.groupby("run_id")["train_per_class"].first()
@@ -157,3 +159,27 @@ def test_every_measurement_is_recorded_for_every_phase_and_size(measured):
     assert set(bins["scaled"]) == {True, False}
     unscaled = bins[~bins["scaled"]]
     assert (unscaled.groupby(["run_id", "phase"])["count"].sum() == 100).all()
+
+
+@pytest.mark.slow
+def test_the_measurement_figures_are_drawn_from_real_runs(measured):
+    import matplotlib.pyplot as plt
+
+    from bench.reports import plots
+    from bench.reports.comparison import load_comparison
+    from bench.results import ResultsStore
+
+    store = ResultsStore(measured, create=False)
+    wanted = {"data_efficiency", "reliability", "corruption_severity", "clean_vs_corrupted"}
+    for name, figure, caption in plots.figures(load_comparison(store)):
+        plt.close(figure)
+        if name in wanted:
+            assert caption.missing == "", (name, caption.missing)
+            wanted.discard(name)
+    assert not wanted
+    five = load_comparison(store, train_per_class=5)
+    assert (five.ok["train_size"] == 50).all() and set(five.ok["phase"]) == {
+        "probe",
+        "frozen",
+        "finetune",
+    }

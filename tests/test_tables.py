@@ -1,5 +1,6 @@
 """bench report: aggregates over seeds, ranks and ties equal a hand computation on a fixture with
-known values (tests/helpers.py); the Markdown and LaTeX files parse as the right tables."""
+known values (tests/helpers.py); the Markdown file parses as the right table (ranking.tex:
+tests/test_latex.py)."""
 
 from __future__ import annotations
 
@@ -180,38 +181,9 @@ def test_markdown_parses_as_the_ranked_table_with_failures_below(comparison):
     assert "- EfficientNetB0 seed=0 setup: ValueError: boom" in text
 
 
-def latex_rows(text: str) -> tuple[list[str], list[list[str]]]:
-    assert text.count("\\begin{tabular}") == text.count("\\end{tabular}") == 1
-    lines = text.splitlines()
-    top, mid, bottom = (lines.index(rule) for rule in ("\\toprule", "\\midrule", "\\bottomrule"))
-    assert top < mid < bottom
-
-    def cells(line: str) -> list[str]:
-        assert line.endswith("\\\\")
-        return [c.strip() for c in line[:-2].split(" & ")]
-
-    return cells(lines[top + 1]), [cells(line) for line in lines[mid + 1 : bottom]]
-
-
-def test_latex_is_a_booktabs_table_with_the_best_in_bold(comparison):
-    text = tables.latex(tables.build(comparison))
-    header, rows = latex_rows(text)
-    assert header[:4] == ["rank", "model", "family", "seeds"] and len(header) == 14
-    assert re.search(r"\\begin\{tabular\}\{rll(r){11}\}", text)
-    assert [r[1] for r in rows] == [
-        "ResNet50",
-        "MobileNetV2",
-        "DenseNet121",
-        "simple\\_cnn",
-        "VGG16",
-    ]
-    assert all(len(r) == 14 for r in rows)
-    assert rows[0][7] == "\\textbf{92.00 $\\pm$ 2.00}"
-    assert rows[1][0] == "2$^\\dagger$"
-    assert rows[4][4] == "138.40" and rows[3][4] == "\\textbf{2.10}"  # fewest parameters
-    assert "acc (\\%)" in header[6] and "\\caption{" in text
-    assert "% failed run: EfficientNetB0 seed=0 setup: ValueError: boom" in text
-    assert text.count("{") == text.count("}")
+def test_a_model_without_the_ranked_phase_is_listed_unranked_not_flagged(comparison):
+    made = tables.build(comparison, phase="frozen")
+    assert made.rows[-1][:2] == ["–", "simple_cnn"], "no frozen phase: no rank, no ‡"
 
 
 def test_all_equal_columns_have_no_bold(comparison):

@@ -1,5 +1,6 @@
 """`bench report`: the ranked table of one comparison as summary.csv, ranking.md (GitHub Markdown)
-and ranking.tex (booktabs, best value of each column in bold), from the results files alone."""
+and ranking.tex (`bench.reports.latex`), best value of each column in bold, from the results
+files alone. ranking.tex shows a choice of the columns (`COLUMN_SETS`), the others every one."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.common.files import write_atomically
-from bench.errors import BenchError
+from bench.errors import BenchError, did_you_mean
 from bench.execution.progress import print_table
+from bench.reports import latex as tex
 from bench.reports.comparison import Comparison, load_comparison
 from bench.reports.statistics import FLAG_MARK, PHASE_NAMES, TIE_MARK, ranking, summary
 from bench.results import ResultsStore, schema
@@ -21,7 +23,7 @@ from bench.results import ResultsStore, schema
 @dataclass(frozen=True)
 class Column:
     header: str
-    figure: str  # a figure of aggregate.ranking: figure_mean, figure_std
+    figure: str  # a figure of aggregate.ranking: figure_mean, figure_std; its --columns key
     source: str  # the runs.csv column it comes from: which way is better, why it may be empty
     scale: float = 1.0
     spec: str = ".2f"  # format of the scaled value
@@ -50,6 +52,16 @@ COLUMNS = [
     Column("train img/s", "train_images_per_s", "train_images_per_s", spec=".0f"),
     Column("peak GPU mem (MiB)", "peak_gpu_mem_mb", "peak_gpu_mem_mb", spec=".0f"),
 ]
+ROW_KEYS = ["rank", "model", "family", "seeds"]  # the columns before the figures
+# The choices of ranking.tex's columns (bench report --columns), in their order: keys of ROW_KEYS
+# and COLUMNS, "score" for a --metric other than test accuracy, "a|b" for the first of a and b
+# that has values. A column no model has a value for is left out.
+COLUMN_SETS = {
+    "paper": ["model", "score", "params_m"]  # fits a one-column article's text
+    + ["frozen", "finetune", "scratch"]  # the accuracies
+    + ["gmacs|time_per_epoch_s"],  # one cost: GMACs, alike on every device, else time
+    "all": [*ROW_KEYS, "score", *(c.figure for c in COLUMNS)],
+}
 # Why a column of one phase's test accuracy may be empty (other columns say it in
 # bench.results.schema).
 PHASE_EMPTY = {
@@ -70,6 +82,9 @@ class Report:
     failures: list[str]
     summary: pd.DataFrame
     table: pd.DataFrame  # aggregate.ranking
+    keys: list[str]  # of the columns, as --columns names them
+    comparison: Comparison
+    ranked_by: str  # "ranked by test accuracy of the frozen phase"
 
 
 def build(comparison: Comparison, metric: str = "test_accuracy", phase: str = "final") -> Report:
@@ -89,13 +104,14 @@ def build(comparison: Comparison, metric: str = "test_accuracy", phase: str = "f
         unit = schema.RUN[metric].unit
         scale, unit = (100, "%") if unit == "fraction" else (1, unit)
         header = f"{metric} ({unit})" if unit else metric
-        columns.insert(0, Column(header, "score", metric, scale, optional=False))
-    header = ["rank", "model", "family", "seeds", *(c.header for c in columns)]
+        columns.insert(0, Column(header, "score", metric, scale, optional=False))  # key "score"
+    header = [*ROW_KEYS, *(c.header for c in columns)]
     rows, bold = [], []
     for _, model in table.iterrows():
         mark = TIE_MARK if model["tied"] else ""
         rank = "–" if pd.isna(model["rank"]) else f"{model['rank']}{mark}"
-        name = f"{model['model']} {FLAG_MARK}" if model["flag"] else model["model"]
+        # flagged: a count, none (NaN) for a model without the ranked phase
+        name = f"{model['model']} {FLAG_MARK}" if model["flagged"] > 0 else model["model"]
         rows.append([rank, name, model["family"], str(model["seeds"])])
         rows[-1] += [_cell(model, c) for c in columns]
         bold.append([False] * 4 + [_is_best(table, model, c) for c in columns])
@@ -111,6 +127,9 @@ def build(comparison: Comparison, metric: str = "test_accuracy", phase: str = "f
         ],
         summary=summary(comparison),
         table=table,
+        keys=[*ROW_KEYS, *(c.figure for c in columns)],
+        comparison=comparison,
+        ranked_by=ranked_by,
     )
 
 
@@ -194,6 +213,22 @@ def _mixed_devices(comparison: Comparison) -> list[str]:
     ]
 
 
+def choose(columns: str) -> list[str]:
+    """The keys --columns names: a set of COLUMN_SETS, or keys separated by commas."""
+    if columns in COLUMN_SETS:
+        return COLUMN_SETS[columns]
+    known = [k for entry in COLUMN_SETS["all"] for k in entry.split("|")]
+    keys = [k.strip() for k in columns.split(",") if k.strip()] or [columns]
+    for key in (k for entry in keys for k in entry.split("|")):
+        if key not in known:
+            hint = did_you_mean(key, [*COLUMN_SETS, *known])
+            raise BenchError(
+                f"unknown --columns name {key!r}; {hint + ' ' if hint else ''}sets: "
+                f"{', '.join(COLUMN_SETS)}; columns: {', '.join(known)}"
+            )
+    return keys
+
+
 def markdown(report: Report) -> str:
     rows = [
         [f"**{cell}**" if bold else cell for cell, bold in zip(row, flags, strict=True)]
@@ -209,57 +244,17 @@ def markdown(report: Report) -> str:
     return "\n".join(parts) + "\n"
 
 
-def latex(report: Report) -> str:
-    """A booktabs table ready to \\input (needs \\usepackage{booktabs})."""
-    align = "rll" + "r" * (len(report.header) - 3)
-    lines = [
-        "% Generated by `bench report` from the results files; needs \\usepackage{booktabs}.",
-        "\\begin{table}[t]",
-        "\\centering",
-        "\\footnotesize",
-        f"\\caption{{{_tex(report.title)}. {' '.join(_tex(n) for n in report.notes)}}}",
-        "\\label{tab:ranking}",
-        f"\\begin{{tabular}}{{{align}}}",
-        "\\toprule",
-        " & ".join(_tex(h) for h in report.header) + " \\\\",
-        "\\midrule",
-    ]
-    for row, flags in zip(report.rows, report.bold, strict=True):
-        cells = [_tex(c) for c in row]
-        cells = [f"\\textbf{{{c}}}" if b else c for c, b in zip(cells, flags, strict=True)]
-        lines.append(" & ".join(cells) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
-    lines += [f"% failed run: {_tex(f)}" for f in report.failures]
-    return "\n".join(lines) + "\n"
+def latex(report: Report, columns: str = "paper") -> str:
+    """ranking.tex: a booktabs table of the columns `columns` chooses (see `choose`)."""
+    return tex.render(report, choose(columns))
 
 
-TEX_ESCAPES = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "±": r"$\pm$",
-    "†": r"$^\dagger$",
-    "‡": r"$^\ddagger$",
-    "–": "--",
-}
-
-
-def _tex(text: str) -> str:
-    return "".join(TEX_ESCAPES.get(ch, ch) for ch in str(text))
-
-
-def write(report: Report, folder: str | Path) -> list[Path]:
-    """summary.csv, ranking.md and ranking.tex in folder, each replaced atomically."""
+def write(report: Report, folder: str | Path, columns: str = "paper") -> list[Path]:
+    """summary.csv, ranking.md and ranking.tex (of `columns`) in folder, each replaced
+    atomically."""
     folder = Path(folder)
     paths = [folder / "summary.csv", folder / "ranking.md", folder / "ranking.tex"]
-    contents = [report.summary, markdown(report), latex(report)]
+    contents = [report.summary, markdown(report), latex(report, columns)]
     for path, content in zip(paths, contents, strict=True):
         write_atomically(path, content)
     return paths
@@ -274,19 +269,21 @@ def make(
     settings: str | None = None,
     metric: str = "test_accuracy",
     phase: str = "final",
+    columns: str = "paper",
 ) -> tuple[Report, Comparison, list[Path]]:
-    """Load one comparison from the results folder, rank it, write the files to `out`."""
+    """Load one comparison from the results folder, rank it, write the files to `out`
+    (ranking.tex of `columns`)."""
     comparison = load_comparison(ResultsStore(results, create=False), dataset, models, settings)
     made = build(comparison, metric, phase)
-    return made, comparison, write(made, ResultsStore(out or results).folder)
+    return made, comparison, write(made, ResultsStore(out or results).folder, columns)
 
 
-def show(report: Report, fmt: str = "table") -> None:
+def show(report: Report, fmt: str = "table", columns: str = "paper") -> None:
     """Print the report: a terminal table with its notes, or one file's content."""
     if fmt == "md":
         print(markdown(report), end="")
     elif fmt == "tex":
-        print(latex(report), end="")
+        print(latex(report, columns), end="")
     elif fmt == "csv":
         print(report.summary.to_csv(index=False), end="")
     else:
