@@ -1,5 +1,5 @@
 """The `bench` command line: its parser and its errors. Each command is in `bench.commands`;
-the flags of `bench run` are derived from the settings' declarations (`bench.settings`)."""
+the flags of `bench run`, one per setting, are in `bench.run_flags`."""
 
 from __future__ import annotations
 
@@ -7,82 +7,13 @@ import argparse
 import logging
 import os
 import sys
-import typing
 
 from bench import __version__, commands
-from bench.common.flags import Parser, fraction_or_count, list_of
+from bench.common.flags import Parser, count_or_word, list_of
 from bench.common.native_logs import filtered_stderr
-from bench.data import dataset_help
 from bench.errors import BenchError, shorten
-from bench.settings import FIELDS, PHASES, Settings, allowed_values
-
-METAVARS = {int: "N", float: "F", str: "NAME"}
-
-
-def flag_options(name: str) -> dict:
-    """argparse options of a setting's flag, from its type hint and declaration."""
-    meta = FIELDS[name].metadata
-    kinds = [k for k in typing.get_args(HINTS[name]) if k is not type(None)] or [HINTS[name]]
-    options = {"default": None, "help": setting_help(name)}
-    if kinds == [bool]:
-        return options | {"action": argparse.BooleanOptionalAction}
-    if meta["choices"]:
-        return options | {"choices": allowed_values(name)}
-    if typing.get_origin(HINTS[name]) is list:
-        kind, metavar = list_of(kinds[0]), "LIST"
-    elif set(kinds) == {int, float}:
-        kind, metavar = fraction_or_count, "F|N"
-    else:
-        kind, metavar = kinds[0], METAVARS[kinds[0]]
-    return options | {"type": kind, "metavar": meta["metavar"] or metavar}
-
-
-def setting_help(name: str) -> str:
-    """A setting's help, with its built-in default."""
-    spec = FIELDS[name]
-    text = spec.metadata["help"].format(datasets=dataset_help())
-    default = getattr(Settings(), name)
-    if isinstance(default, bool):
-        return f"{text} (default {'on' if default else 'off'})"
-    if default in (None, "", []):
-        return text
-    shown = ",".join(map(str, default)) if isinstance(default, list) else default
-    return f"{text} (default {shown})"
-
-
-HINTS = typing.get_type_hints(Settings)
-
-
-def _add_run_arguments(p: argparse.ArgumentParser) -> None:
-    """A flag for every setting, in the settings' groups, and the flags of the command."""
-    groups = {}
-    for name, spec in FIELDS.items():
-        group = spec.metadata["group"]
-        if group not in groups:
-            groups[group] = p.add_argument_group(group)
-        groups[group].add_argument(f"--{name.replace('_', '-')}", **flag_options(name))
-    groups["what to run"].add_argument(
-        "--config",
-        metavar="FILE",
-        help="settings file (default: ./benchmarks.toml, else the project's)",
-    )
-    out = groups["output"]
-    out.add_argument(
-        "--force", action="store_true", help="rerun runs already recorded in the results folder"
-    )
-    out.add_argument("--quiet", action="store_true", help="no progress output")
-    out.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="show the runs this command would start and skip, the data set and an estimate "
-        "of the time (from earlier runs); run and write nothing",
-    )
-    out.add_argument(
-        "--in-process",
-        action="store_true",
-        help="the same as --executor in-process: every run in this process (debugging only: "
-        "GPU memory then carries over from run to run)",
-    )
+from bench.run_flags import add_run_arguments
+from bench.settings import PHASES
 
 
 def _add_filter_arguments(p: argparse.ArgumentParser) -> None:
@@ -102,6 +33,13 @@ def _add_selection_arguments(p: argparse.ArgumentParser, out_help: str) -> None:
         "--settings",
         metavar="HASH",
         help="the comparison holding this settings_hash (a prefix will do); default: the latest",
+    )
+    p.add_argument(
+        "--train-per-class",
+        type=count_or_word,
+        metavar="N|all",
+        help="the training size per class to rank, of runs with --train-per-class (default: "
+        "all images, else the largest size)",
     )
     p.add_argument(
         "--metric",
@@ -135,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run models under the protocol; results go to --out. Every setting has "
         "a flag here, which overrides the settings file (built-in defaults shown).",
     )
-    _add_run_arguments(run)
+    add_run_arguments(run)
     run.set_defaults(func=commands.cmd_run)
     listing = subcommands.add_parser("list", help="list every model, KerasHub's presets too")
     listing.add_argument("--family", help="only this family")

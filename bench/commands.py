@@ -130,9 +130,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bench.reports import tables
+    from bench.reports import columns, tables
 
-    tables.choose(args.columns)  # a wrong name fails before any file is written
+    columns.choose(args.columns)  # a wrong name fails before any file is written
     if args.html:  # first: with nothing to rank, the page still lists the failed runs
         from bench.reports import html
 
@@ -151,7 +151,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from bench.results import ResultsStore
 
     store = ResultsStore(args.results, create=False)
-    comparison = load_comparison(store, args.dataset, args.models, args.settings)
+    comparison = load_comparison(
+        store, args.dataset, args.models, args.settings, args.train_per_class
+    )
     out = ResultsStore(args.out or store.folder / "plots").folder
     paths = plots.draw_all(comparison, out, args.metric, args.phase, args.formats)
     _say_what_else(comparison.others, f"{comparison.describe()}: {len(paths)} files in {out}")
@@ -180,7 +182,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _selection(args: argparse.Namespace) -> dict:
-    keys = ("dataset", "models", "settings", "metric", "phase")
+    keys = ("dataset", "models", "settings", "train_per_class", "metric", "phase")
     return {k: getattr(args, k) for k in keys}
 
 

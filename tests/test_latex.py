@@ -195,7 +195,8 @@ def test_failed_runs_and_left_out_columns_are_comments(tmp_path):
     text = tables.latex(tables.build(load_comparison(write_fixture(tmp_path))))
     comments = text.split("\\begin{table}")[0]
     assert "% failed run: EfficientNetB0 seed=0 setup: ValueError: boom" in comments
-    assert "Left out, no value in these runs: peak GPU mem (MiB)" in comments
+    assert "Left out, no value in these runs: probe acc (%)" in comments
+    assert "peak GPU mem (MiB)" in comments
     assert "(DenseNet121: 1)" in re.search(r"\\caption\{(.*)\}$", text, re.M).group(1)
 
 
@@ -224,5 +225,21 @@ def test_bench_report_columns_writes_and_prints_that_table(tmp_path, capsys):
 def test_an_unknown_column_is_one_line_with_a_suggestion(tmp_path, capsys, columns, hint):
     folder = write_fixture(tmp_path / "results").folder
     line = cli_error(capsys, "report", "--results", str(folder), "--html", "--columns", columns)
-    assert hint in line and "sets: paper, all; columns: rank, model" in line
+    assert hint in line and "sets: paper, reviewer, all; columns: rank, model" in line
     assert not (folder / "ranking.tex").exists() and not (folder / "report.html").exists()
+
+
+@needs_pdflatex
+def test_the_reviewer_columns_fit_too(tmp_path):
+    """Probe, frozen, fine-tuned, scratch, ECE and corrupted accuracy: the reviewer suite's."""
+    rows = wide_rows()
+    for row in list(rows):
+        row.update(test_ece=0.031 + row["seed"] / 100, corruption_accuracy=row["test_accuracy"] / 2)
+        if row["phase"] == "frozen":
+            rows.append({**row, "phase": "probe", "test_accuracy": row["test_accuracy"] + 0.01})
+    made = tables.build(load_comparison(write_fixture(tmp_path / "results", rows)))
+    text = tables.latex(made, "reviewer")
+    header = text.split("\\toprule")[1].split("\\midrule")[0]
+    for name in ("probe", "frozen", "fine-tuned", "scratch", "ECE", "corrupted"):
+        assert name in header, name
+    compile_table(text, tmp_path)

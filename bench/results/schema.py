@@ -94,7 +94,7 @@ RUNS = [
        ""),
     _figure("test_ece", "expected calibration error of the test predictions: top-1 confidence "
        "in 15 equal-width bins, right-closed, `sum_b n_b/n |accuracy_b - confidence_b|` (Guo et "
-       "al., ICML 2017)", ACC, "low"),
+       "al., ICML 2017)", ACC, "low", why_empty="runs written before calibration was recorded"),
     _figure("test_nll", "mean negative log-likelihood of the true class on the test split",
        "nats", "low"),
     _figure("test_brier", "multiclass Brier score on the test split: mean of "
@@ -103,7 +103,8 @@ RUNS = [
        "the validation NLL of `logits / T` over [0.05, 20]; 1 when no T lowers it (T > 1: the "
        "model was over-confident)"),
     _figure("test_ece_scaled", "`test_ece` of `logits / temperature`: the accuracy is the same, "
-       "only the confidence changes", ACC, "low"),
+       "only the confidence changes", ACC, "low",
+       why_empty="runs written before calibration was recorded, or without a validation split"),
     _figure("test_nll_scaled", "`test_nll` of `logits / temperature`", "nats", "low"),
     _c("probe_c", float, "the probe's chosen inverse L2 strength C (of the `probe_c` grid, by "
        "validation accuracy); empty for the other phases"),
