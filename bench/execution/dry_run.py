@@ -15,14 +15,15 @@ from bench.models.classifier import input_size
 from bench.results import ResultsStore
 from bench.settings import Settings
 
-HEADER = ["model", "seed", "phases", "size", "epochs", "run id", "action", "estimate"]
+HEADER = ["model", "seed", "per class", "phases", "size", "epochs", "run id", "action"]
+HEADER += ["estimate"]
 SKIP = "skip: recorded"
 
 
 def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, Dataset]:
-    """One row per planned run: model, seed, phases, image_size (what it will run at), epochs
-    (at most, per phase), run_id, action (run, rerun, skip) and estimate_s, the seconds it may
-    take as `bench.execution.estimates` estimates them from the results folder (empty where it
+    """One row per planned run: model, seed, train_per_class (a count, or all), phases,
+    image_size (what it will run at), epochs (at most, per phase), run_id, action (run, rerun,
+    skip) and estimate_s, the seconds it may take as `bench.execution.estimates` estimates them from the results folder (empty where it
     cannot)."""
     dataset = load_dataset(settings.dataset, settings)
     runs = plan(settings, chosen_models(settings), dataset)
@@ -36,6 +37,7 @@ def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, D
             {
                 "model": run.spec.name,
                 "seed": run.seed,
+                "train_per_class": "all" if run.per_class is None else run.per_class,
                 "phases": "+".join(run.phases),
                 "image_size": input_size(run.spec, settings.image_size),
                 "epochs": "+".join(str(settings.epochs_of(p)) for p in run.phases),
