@@ -23,8 +23,8 @@ SKIP = "skip: recorded"
 def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, Dataset]:
     """One row per planned run: model, seed, train_per_class (a count, or all), phases,
     image_size (what it will run at), epochs (at most, per phase), run_id, action (run, rerun,
-    skip) and estimate_s, the seconds it may take as `bench.execution.estimates` estimates them from the results folder (empty where it
-    cannot)."""
+    skip) and estimate_s, the seconds it may take as `bench.execution.estimates` estimates them
+    from the results folder (empty where it cannot)."""
     dataset = load_dataset(settings.dataset, settings)
     runs = plan(settings, chosen_models(settings), dataset)
     store = ResultsStore(settings.out, create=False)
