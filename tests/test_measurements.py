@@ -183,3 +183,14 @@ def test_the_measurement_figures_are_drawn_from_real_runs(measured):
         "frozen",
         "finetune",
     }
+
+
+def test_the_probe_and_the_frozen_phase_share_one_pass_for_the_features(digits):
+    splits = make_splits(digits, 0.2, 0, 200, 50)
+    model = flatten_model(digits.x_train.shape[1:])
+    features = Features(model, 32)
+    run_probe(model.count_params(), splits, Settings(probe_c=[1.0]), features)
+    seconds = dict(features.seconds)
+    again = features.of("train", splits.x_train)  # what the frozen phase on features reads
+    assert again is features.arrays["train"] and features.seconds == seconds
+    assert again.shape == (len(splits.x_train), 32 * 32 * 3)
