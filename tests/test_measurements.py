@@ -194,3 +194,13 @@ def test_the_probe_and_the_frozen_phase_share_one_pass_for_the_features(digits):
     again = features.of("train", splits.x_train)  # what the frozen phase on features reads
     assert again is features.arrays["train"] and features.seconds == seconds
     assert again.shape == (len(splits.x_train), 32 * 32 * 3)
+
+
+def test_a_strength_at_the_edge_of_the_grid_is_a_warning(digits, caplog):
+    splits = make_splits(digits, 0.2, 0, 200, 50)
+    model = flatten_model(digits.x_train.shape[1:])
+    run_probe(model.count_params(), splits, Settings(probe_c=[1e-3, 1e-2]), Features(model, 32))
+    assert "at the edge of --probe-c" in caplog.text
+    caplog.clear()
+    run_probe(model.count_params(), splits, Settings(probe_c=[0.1]), Features(model, 32))
+    assert "edge" not in caplog.text  # one strength, asked for as such

@@ -100,7 +100,7 @@ RUNS = [
     _figure("test_brier", "multiclass Brier score on the test split: mean of "
        "`sum_k (p_k - [k = y])^2`, from 0 to 2 (Brier, 1950)", "", "low"),
     _c("temperature", float, "the temperature T of temperature scaling, fitted by minimising "
-       "the validation NLL of `logits / T` over [0.05, 20]; 1 when no T lowers it (T > 1: the "
+       "the validation NLL of `logits / T` over [0.01, 100]; 1 when no T lowers it (T > 1: the "
        "model was over-confident)"),
     _figure("test_ece_scaled", "`test_ece` of `logits / temperature`: the accuracy is the same, "
        "only the confidence changes", ACC, "low",
@@ -131,8 +131,9 @@ RUNS = [
        "compilation cache instead of compiling them; empty on the other backends"),
     _figure("train_time_s", "wall time of the whole phase's `fit`, validation included (and "
        "the feature extraction in `features` mode)", "s", "low"),
-    _c("features_time_s", float, "`frozen_mode=features`: time to compute the cached pooled "
-       "features of the training and validation images; empty otherwise", "s"),
+    _c("features_time_s", float, "the probe, and the frozen phase with `frozen_mode=features`: "
+       "time to compute the pooled features of the training and validation images, computed "
+       "once and counted in both rows where both phases ran; empty otherwise", "s"),
     _figure("train_images_per_s", "`train_size / time_per_epoch_s`", "images/s", "high"),
     _figure("infer_images_per_s",
        "test images per second of `predict` in batches of one shape, timed after a warm-up batch",

@@ -170,7 +170,7 @@ class Settings:
         "pooled features (phase probe, before the others)",
     )
     probe_c: list[float] = measure(
-        [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3],
+        [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4],
         "the probe's grid of inverse L2 strengths C (scikit-learn's, on standardised "
         "features): the best by validation accuracy is refitted and tested",
         (lambda v: len(v) > 0 and all(c > 0 for c in v), "must be positive numbers"),

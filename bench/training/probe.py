@@ -8,6 +8,7 @@ which L-BFGS needs to converge in a few hundred steps on features of very differ
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -19,6 +20,7 @@ from bench.training import prediction
 from bench.training.features import Features
 from bench.training.result import PhaseResult
 
+log = logging.getLogger("bench")
 MAX_ITER = 1000  # L-BFGS steps; the weakest regularisation of the grid needs the most
 
 
@@ -62,6 +64,12 @@ def run_probe(params_total: int, splits: Splits, settings: Settings, features: F
     train, val, test = (scaler.transform(f) for f in (train, val, test))
     start = time.perf_counter()
     c, val_accuracy = choose_c(train, splits.y_train, val, splits.y_val, settings.probe_c)
+    if len(settings.probe_c) > 1 and c in (min(settings.probe_c), max(settings.probe_c)):
+        log.warning(
+            "the linear probe chose C=%g, at the edge of --probe-c: the best may lie beyond "
+            "it; extend the grid",
+            c,
+        )
     model = fit_logistic(train, splits.y_train, c)  # afresh: the tested fit is reproducible
     fit_s = time.perf_counter() - start
     classes = logits_of(model, test).shape[1]
