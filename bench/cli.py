@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--columns", default="paper", help="ranking.tex columns: paper (default), all or KEY,..."
     )
+    report.add_argument(
+        "--across-datasets",
+        action="store_true",
+        help="rank the models over every data set instead: mean ranks, Friedman and Nemenyi "
+        "tests (Demšar 2006); across.md, across.tex, plots/critical_difference.png",
+    )
     report.set_defaults(func=commands.cmd_report)
     compare = subcommands.add_parser(
         "compare",

@@ -130,6 +130,13 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.across_datasets:  # the models over every data set of the folder (Demšar 2006)
+        from bench.reports import across
+
+        made, paths = across.make(args.results, args.out, **_selection(args))
+        across.show(made, args.format)
+        _say_what_else(made.others, f"written: {', '.join(str(p) for p in paths)}")
+        return 0
     from bench.reports import columns, tables
 
     columns.choose(args.columns)  # a wrong name fails before any file is written
