@@ -230,22 +230,7 @@ def latex(across: Across) -> str:
         "% It needs in the preamble: \\usepackage{booktabs,siunitx"
         + (",graphicx}" if scaled else "}"),
         *(f"% {line}" for note in notes(across) for line in textwrap.wrap(note, 96)),
-        "\\begin{table}[tbp]",
-        "\\centering",
-        "\\footnotesize",
-        tex.SETUP,
-        f"\\setlength{{\\tabcolsep}}{{{tex.TABCOLSEP_PT:g}pt}}",
-        "\\resizebox{\\linewidth}{!}{%" if scaled else None,
-        f"\\begin{{tabular}}{{@{{}}{' '.join(c.spec for c in columns)}@{{}}}}",
-        "\\toprule",
-        *tex._header(columns),
-        "\\midrule",
-        *(" & ".join(c) + " \\\\" for c in zip(*(c.cells for c in columns), strict=True)),
-        "\\bottomrule",
-        "\\end{tabular}" + ("}" if scaled else ""),
-        f"\\caption{{{tex._tex(caption)}}}",
-        "\\label{tab:bench-across}",
-        "\\end{table}",
+        *tex.table(columns, scaled, caption, "tab:bench-across"),
     ]
     return "\n".join(line for line in lines if line is not None) + "\n"
 

@@ -91,6 +91,15 @@ def render(report: Ranked, keys: list[str]) -> str:
         "% ranking.tex, written by `bench report` from the results files. It needs in the",
         f"% preamble: \\usepackage{{{packages}}} (siunitx 3: TeX Live 2021 or later).",
         *_comments(report, width, scaled),
+        *table(columns, scaled, caption(report, chosen), "tab:bench-ranking"),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def table(columns: list[TexColumn], scaled: bool, caption: str, label: str) -> list[str]:
+    """The table environment of `columns`: booktabs rules, siunitx set up, scaled to the line
+    width when `scaled`, the caption (plain text) and the label."""
+    lines = [
         "\\begin{table}[tbp]",
         "\\centering",
         "\\footnotesize",
@@ -105,11 +114,11 @@ def render(report: Ranked, keys: list[str]) -> str:
         "\\bottomrule",
         "\\end{tabular}" + ("}" if scaled else ""),
         # Below the table: article.cls spaces a caption from what is above it, not below.
-        f"\\caption{{{_tex(caption(report, chosen))}}}",
-        "\\label{tab:bench-ranking}",
+        f"\\caption{{{_tex(caption)}}}",
+        f"\\label{{{label}}}",
         "\\end{table}",
     ]
-    return "\n".join(line for line in lines if line is not None) + "\n"
+    return [line for line in lines if line is not None]
 
 
 def select(report: Ranked, keys: list[str]) -> Chosen:
@@ -138,7 +147,8 @@ def tex_columns(chosen: Chosen) -> list[TexColumn]:
 
 def width_pt(columns: list[TexColumn]) -> float:
     """The table's width at \\footnotesize, estimated from its cells and headers."""
-    return sum(_width(c) + 2 * TABCOLSEP_PT for c in columns) - 2 * TABCOLSEP_PT
+    widths = [max(c.width_pt, *map(_text_pt, _wrap(c))) for c in columns]  # cells or header
+    return sum(w + 2 * TABCOLSEP_PT for w in widths) - 2 * TABCOLSEP_PT
 
 
 def caption(report: Ranked, chosen: Chosen) -> str:
@@ -262,10 +272,6 @@ def _wrap(column: TexColumn) -> list[str]:
     """The header in lines about as wide as the cells, or as its longest word."""
     chars = max(*map(len, column.header.split()), round(column.width_pt / DIGIT_PT))
     return textwrap.wrap(column.header, chars, break_long_words=False, break_on_hyphens=False)
-
-
-def _width(column: TexColumn) -> float:
-    return max(column.width_pt, *map(_text_pt, _wrap(column)))
 
 
 def _text_pt(text: str) -> float:
