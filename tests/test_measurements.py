@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
 from sklearn.preprocessing import StandardScaler
 
 from bench.data import load_dataset
@@ -47,10 +48,11 @@ def test_the_probe_is_an_independent_scikit_learn_fit_at_the_chosen_strength(dig
     by_c = {}
     for c in settings.probe_c:
         fitted = LogisticRegression(C=c, max_iter=1000).fit(train, splits.y_train)
-        by_c[c] = np.mean(fitted.predict(val) == splits.y_val)
-    chosen = max(by_c, key=lambda c: (by_c[c], -c))  # the stronger on a tie
+        accuracy = np.mean(fitted.predict(val) == splits.y_val)
+        by_c[c] = (accuracy, -log_loss(splits.y_val, fitted.predict_proba(val)))
+    chosen = max(by_c, key=by_c.get)  # a tie in accuracy: the lower log-loss
     independent = LogisticRegression(C=chosen, max_iter=1000).fit(train, splits.y_train)
-    assert result.probe_c == chosen and result.val_accuracy == pytest.approx(by_c[chosen])
+    assert result.probe_c == chosen and result.val_accuracy == pytest.approx(by_c[chosen][0])
     expected = np.mean(independent.predict(test) == splits.y_test)
     assert result.test["test_accuracy"] == pytest.approx(expected, abs=1 / len(test))
     assert result.test["test_accuracy"] > 0.8  # pixels of digits are linearly separable enough
@@ -204,3 +206,12 @@ def test_a_strength_at_the_edge_of_the_grid_is_a_warning(digits, caplog):
     caplog.clear()
     run_probe(model.count_params(), splits, Settings(probe_c=[0.1]), Features(model, 32))
     assert "edge" not in caplog.text  # one strength, asked for as such
+
+
+def test_a_tie_in_validation_accuracy_goes_to_the_lower_log_loss():
+    from bench.training.probe import choose_c
+
+    x = np.array([[-2.0], [-1.0], [1.0], [2.0]] * 5)
+    y = np.array([0, 0, 1, 1] * 5)
+    c, accuracy = choose_c(x, y, x, y, [1e-6, 1.0])  # both separate it perfectly
+    assert accuracy == 1.0 and c == 1.0  # 1e-6 would leave every probability near 0.5
