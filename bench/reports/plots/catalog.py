@@ -104,7 +104,8 @@ FIGURES: dict[str, Figure] = {
     ),
     "data_efficiency": Figure(
         "Test accuracy against training images per class",
-        "One line per model in its final phase: the test accuracy at each training size per "
+        "One line per model in its final phase, and one for its linear probe where it ran: the "
+        "test accuracy at each training size per "
         "class (--train-per-class; the smaller sets nested in the larger), mean over seeds, "
         "the bars a 95% confidence interval of the mean over seeds; the axis is logarithmic, "
         "and all images sit at their mean count per class. Every size shares the validation "
@@ -115,8 +116,9 @@ FIGURES: dict[str, Figure] = {
         "Reliability diagram of the best model",
         "The best-ranked model in its ranked phase, its test images pooled over seeds in 15 "
         "equal-width bins of top-1 confidence: each point is a bin's mean confidence against "
-        "its accuracy, before and after temperature scaling (the temperature fitted on the "
-        "validation split); points below the dashed diagonal are over-confident.",
+        "its accuracy, its area the bin's share of the images, before and after temperature "
+        "scaling (the temperature fitted on the validation split); points below the dashed "
+        "diagonal are over-confident.",
         reliability_diagram,
     ),
     "corruption_severity": Figure(

@@ -23,7 +23,7 @@ def data_efficiency(comparison, table: pd.DataFrame) -> plt.Figure:
     rows = comparison.every_size
     if rows.empty or "train_per_class" not in rows or rows["train_per_class"].notna().sum() == 0:
         raise Missing("one training size per class (run with --train-per-class 1,5,10,all)")
-    rows = _final_phase(rows)
+    rows = pd.concat([_final_phase(rows), rows[rows["phase"] == "probe"]]).drop_duplicates()
     # All images sit where their mean count per class puts them on the log axis.
     per_class = rows["train_per_class"].fillna(rows["train_size"] / rows["num_classes"])
     data = rows.assign(per_class=per_class, accuracy=100 * rows["test_accuracy"])
@@ -64,7 +64,10 @@ def reliability_diagram(comparison, table: pd.DataFrame) -> plt.Figure:
         if part.empty:
             continue
         pooled = part.groupby("bin").apply(_pooled, include_groups=False).reset_index()
-        ax.plot(pooled["confidence"], pooled["accuracy"], marker="o", ms=3, label=label)
+        (line,) = ax.plot(pooled["confidence"], pooled["accuracy"], lw=1, label=label)
+        # A bin's area says how many images it holds: a sparse bin's accuracy is noise.
+        area = 8 + 160 * pooled["count"] / pooled["count"].sum()
+        ax.scatter(pooled["confidence"], pooled["accuracy"], s=area, color=line.get_color())
     ax.set(
         xlim=(0, 1),
         ylim=(0, 1),
@@ -84,11 +87,12 @@ def _pooled(rows: pd.DataFrame) -> pd.Series:
         {
             "confidence": np.average(rows["confidence"], weights=weights),
             "accuracy": np.average(rows["accuracy"], weights=weights),
+            "count": weights.sum(),
         }
     )
 
 
-NO_CORRUPTIONS = "no corruptions measured (run with --corruptions all, or --suite robustness)"
+NO_CORRUPTIONS = "no corruptions measured (run with --corruptions all, or --suite reviewer)"
 
 
 def corruption_severity(comparison, table: pd.DataFrame) -> plt.Figure:
