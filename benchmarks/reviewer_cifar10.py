@@ -148,9 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     robust = ok[ok["condition"].str.startswith("corruptions")]
     tables = dict(
         probe_vs_frozen=probe_vs_frozen(curve, args.per_class),
-        curve=curve_table(curve),
-        calibration=calibration_table(curve),
-        corruptions=corruption_table(robust),
+        curve=json_table(curve, "curve"),
+        calibration=json_table(curve, "calibration"),
+        corruptions=json_table(robust, "corruptions"),
         corruption_by_type=by_corruption(robust, corrupted),
     )
     for title, table in tables.items():
@@ -231,46 +231,20 @@ def probe_vs_frozen(curve: pd.DataFrame, size: int) -> pd.DataFrame:
     ].reset_index(drop=True)
 
 
-def curve_table(curve: pd.DataFrame) -> pd.DataFrame:
-    """Test accuracy by model, phase and training images a class."""
-    frame = curve.assign(per_class=per_class(curve))
-    return frame[
-        ["model", "phase", "per_class", "train_size", "test_size", "test_accuracy", "flag"]
-    ].reset_index(drop=True)
+# The columns of each table of the JSON, after model, phase and training images a class.
+TABLES = {
+    "curve": ["train_size", "test_size", "test_accuracy", "flag"],
+    "calibration": ["test_accuracy", "test_ece", "test_ece_scaled", "test_nll"]
+    + ["test_nll_scaled", "temperature", "test_brier"],
+    "corruptions": ["test_size", "test_accuracy", "corruption_accuracy", "relative_robustness"]
+    + ["corruption_time_s"],
+}
 
 
-def calibration_table(curve: pd.DataFrame) -> pd.DataFrame:
-    frame = curve.assign(per_class=per_class(curve))
-    return frame[
-        [
-            "model",
-            "phase",
-            "per_class",
-            "test_accuracy",
-            "test_ece",
-            "test_ece_scaled",
-            "test_nll",
-            "test_nll_scaled",
-            "temperature",
-            "test_brier",
-        ]
-    ].reset_index(drop=True)
-
-
-def corruption_table(robust: pd.DataFrame) -> pd.DataFrame:
-    frame = robust.assign(per_class=per_class(robust))
-    return frame[
-        [
-            "model",
-            "phase",
-            "per_class",
-            "test_size",
-            "test_accuracy",
-            "corruption_accuracy",
-            "relative_robustness",
-            "corruption_time_s",
-        ]
-    ].reset_index(drop=True)
+def json_table(runs: pd.DataFrame, name: str) -> pd.DataFrame:
+    """One table of the JSON: the TABLES columns of each run and phase."""
+    frame = runs.assign(per_class=per_class(runs))
+    return frame[["model", "phase", "per_class", *TABLES[name]]].reset_index(drop=True)
 
 
 def by_corruption(robust: pd.DataFrame, corrupted: pd.DataFrame | None) -> pd.DataFrame:
