@@ -54,7 +54,7 @@ def test_split_indices_never_overlap():
         },
     )
     s = make_splits(fake, 0.2, seed=0, limit=100)
-    train, val, test = (set(x.ravel()) for x in (s.x_train, s.x_val, s.x_test))
+    train, val, test = (set(np.asarray(x).ravel()) for x in (s.x_train, s.x_val, s.x_test))
     assert not train & val and not train & test and not val & test
     assert len(train) + len(val) == 100
     assert set(np.bincount(s.y_val)) == {4}, "stratified: 4 validation images per class"
@@ -243,8 +243,8 @@ def test_decoded_folders_are_cached_reused_and_invalidated(tmp_path, monkeypatch
         write_images(root / "train" / name, 4, 8)
         write_images(root / "test" / name, 2, 8)
     decoded = []
-    real = folder.decode_images
-    monkeypatch.setattr(folder, "decode_images", lambda *a: decoded.append(a) or real(*a))
+    real = folder.decode_into
+    monkeypatch.setattr(folder, "decode_into", lambda *a: decoded.append(a) or real(*a))
 
     first = load_dataset(f"folder:{root}")
     assert len(decoded) == 2  # train and test, decoded once each

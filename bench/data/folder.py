@@ -4,22 +4,24 @@
 
 Any format Pillow reads; grayscale, palette and RGBA images become RGB. Images are stored at
 one size (`storage_size`; 0 keeps the native size when all images share one, else 224) so they
-stack into one uint8 array; the model resizes to its own input size on the device. Decoded
-arrays are cached on disk (bench.data.cache), so later runs decode no JPEG at all.
+stack into one uint8 array; the model resizes to its own input size on the device. Files are
+decoded by worker processes straight into the decoded cache on disk (bench.data.decoding,
+bench.data.cache), and every split is a view of it: later runs decode no JPEG at all, and no
+process holds the whole data set in memory.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from bench.common.hashing import stable_hash
-from bench.data.cache import cached_arrays, key_of
+from bench.data.cache import cached_images, key_of
 from bench.data.dataset import Dataset, as_dataset
+from bench.data.decoding import common_size, decode_into
+from bench.data.images import take
 from bench.data.splits import stratified_split
 from bench.errors import BenchError
 from bench.settings import Settings
@@ -29,7 +31,6 @@ log = logging.getLogger("bench")
 VALIDATION_NAMES = ("val", "valid", "validation")
 SPLIT_NAMES = ("train", "test", *VALIDATION_NAMES)
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
-FALLBACK_SIZE = 224
 
 
 def _visible(path: Path) -> bool:
@@ -53,49 +54,24 @@ def class_folders(root: Path) -> dict[str, list[Path]]:
     return files
 
 
-def _decode(path: Path, size: int | None) -> np.ndarray | None:
-    try:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            if size and image.size != (size, size):
-                image = image.resize((size, size), Image.BILINEAR)
-            return np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError):
-        return None  # counted and reported by decode_images
-
-
-def decode_images(paths: list[Path], size: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Decode in parallel (Pillow releases the GIL); returns images and the kept indices."""
-    with ThreadPoolExecutor() as pool:
-        decoded = list(pool.map(lambda p: _decode(p, size), paths))
-    kept = [i for i, image in enumerate(decoded) if image is not None]
-    if len(kept) < len(paths):
-        log.warning("skipped %d unreadable image files", len(paths) - len(kept))
-    images = [decoded[i] for i in kept]
-    if images and len({im.shape for im in images}) > 1:
-        log.warning(
-            "images differ in size: storing them at %dx%d (set storage_size)",
-            FALLBACK_SIZE,
-            FALLBACK_SIZE,
-        )
-        images = [
-            np.asarray(Image.fromarray(im).resize((FALLBACK_SIZE,) * 2, Image.BILINEAR))
-            for im in images
-        ]
-    return np.stack(images) if images else np.zeros((0, 1, 1, 3), np.uint8), np.array(kept)
-
-
 def _load_split(files: dict[str, list[Path]], classes: list[str], size: int | None):
-    """(images, labels, cache key) of one split's class folders."""
+    """(images view, labels, cache key) of one split's class folders, decoded into the cache
+    by `bench.data.decoding` the first time."""
     paths = [p for c in classes for p in files[c]]
-    labels = np.array([i for i, c in enumerate(classes) for _ in files[c]], dtype=np.int32)
+    of_file = np.array([i for i, c in enumerate(classes) for _ in files[c]], dtype=np.int32)
 
-    def decode() -> tuple[np.ndarray, np.ndarray]:
-        images, kept = decode_images(paths, size)
-        return images, labels[kept] if len(kept) else labels[:0]
+    def make():
+        stored = (size, size) if size else common_size(paths)
+        return len(paths), (stored[1], stored[0], 3), lambda target: fill(stored, target)
+
+    def fill(stored, target: Path):
+        kept = decode_into(paths, stored, target, f"decoding {paths[0].parent.parent}")
+        if not kept.all():
+            log.warning("skipped %d unreadable image files", int((~kept).sum()))
+        return of_file[kept], kept
 
     key = key_of(paths, classes, size)
-    images, labels = cached_arrays(key, decode)
+    images, labels = cached_images(key, make)
     empty = [c for i, c in enumerate(classes) if not np.any(labels == i)]
     if empty:
         raise BenchError(f"class '{empty[0]}' has no readable images")
@@ -140,9 +116,9 @@ def load(*, argument: str | None, settings: Settings) -> Dataset:
         fingerprint = stable_hash({"all": key, "test": test_fraction, "split": split_seed})
         return as_dataset(
             name,
-            images[train],
+            take(images, train),
             labels[train],
-            images[test],
+            take(images, test),
             labels[test],
             classes,
             fingerprint=fingerprint,
@@ -165,9 +141,9 @@ def load(*, argument: str | None, settings: Settings) -> Dataset:
     else:  # train/ and val/ only: the test split is carved from train/, never taken from val/
         keep, test = stratified_split(y_train, test_fraction, split_seed)
         x_train, y_train, x_test, y_test = (
-            x_train[keep],
+            take(x_train, keep),
             y_train[keep],
-            x_train[test],
+            take(x_train, test),
             y_train[test],
         )
         keys |= {"test_fraction": test_fraction, "split_seed": split_seed}

@@ -8,20 +8,19 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import psutil
 
 from bench.common.paths import cache_root
 from bench.data.dataset import Dataset
 
-ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
-
 
 class SharedDataset:
-    """The suite's data set, saved once as .npy files that each run's process maps read-only,
-    instead of being decoded again or pickled through a pipe for every run. The copy lives in
-    bench's cache folder under the suite's process id, so a copy left by a killed suite is
-    found and removed by the next one."""
+    """The suite's data set as each run's process receives it: images already in the decoded
+    cache are passed as views of its files (their paths and rows), and images held in memory
+    (a built-in or downloaded data set) are saved once as .npy files that each run's process
+    maps read-only, instead of being decoded again or pickled through a pipe for every run.
+    The copy lives in bench's cache folder under the suite's process id, so a copy left by a
+    killed suite is found and removed by the next one."""
 
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
@@ -32,16 +31,8 @@ class SharedDataset:
         root.mkdir(parents=True, exist_ok=True)
         remove_stale_copies()
         self.folder = Path(tempfile.mkdtemp(dir=root, prefix=f"{os.getpid()}-"))
-        for name in ARRAYS:
-            array = getattr(self.dataset, name)
-            if array is not None:
-                np.save(self.folder / f"{name}.npy", array)
-        meta = {
-            "name": self.dataset.name,
-            "class_names": self.dataset.class_names,
-            "fingerprint": self.dataset.fingerprint,
-        }
-        (self.folder / "meta.pkl").write_bytes(pickle.dumps(meta))
+        shared = self.dataset.on_disk(self.folder)
+        (self.folder / "dataset.pkl").write_bytes(pickle.dumps(shared))
         return self
 
     def __exit__(self, *_) -> None:
@@ -64,13 +55,5 @@ def remove_stale_copies() -> None:
 
 
 def load_shared(folder: Path) -> Dataset:
-    meta = pickle.loads((folder / "meta.pkl").read_bytes())
-    optional = {"x_val", "y_val"}  # only a data set with a validation split of its own
-    arrays = {
-        name: np.load(folder / f"{name}.npy", mmap_mode="r")
-        for name in ARRAYS
-        if name not in optional or (folder / f"{name}.npy").exists()
-    }
-    return Dataset(
-        meta["name"], **arrays, class_names=meta["class_names"], fingerprint=meta["fingerprint"]
-    )
+    """The suite's data set in a run's process: its images mapped, not copied."""
+    return pickle.loads((folder / "dataset.pkl").read_bytes())

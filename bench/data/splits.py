@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.data.images import Images, take
 from bench.errors import BenchError
 
 
@@ -60,13 +61,14 @@ def per_class_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarra
 
 @dataclass
 class Splits:
-    """What one run trains, validates and tests on. Test is only for the final evaluations."""
+    """What one run trains, validates and tests on. Test is only for the final evaluations.
+    Images are views (`bench.data.images`): a split holds row numbers, not pixels."""
 
-    x_train: np.ndarray
+    x_train: Images
     y_train: np.ndarray
-    x_val: np.ndarray
+    x_val: Images
     y_val: np.ndarray
-    x_test: np.ndarray
+    x_test: Images
     y_test: np.ndarray
 
     @property
@@ -108,18 +110,18 @@ def split_indices(
 
 
 def make_splits(dataset, *args, **kwargs) -> Splits:
-    """The arrays of split_indices(dataset, ...)."""
+    """The views of split_indices(dataset, ...)."""
     train, val, test = split_indices(dataset, *args, **kwargs)
     x_val, y_val = (
-        (dataset.x_val, dataset.y_val)
+        (Images.of(dataset.x_val), dataset.y_val)
         if val is None
-        else (dataset.x_train[val], dataset.y_train[val])
+        else (take(dataset.x_train, val), dataset.y_train[val])
     )
     return Splits(
-        dataset.x_train[train],
+        take(dataset.x_train, train),
         dataset.y_train[train],
         x_val,
         y_val,
-        dataset.x_test[test],
+        take(dataset.x_test, test),
         dataset.y_test[test],
     )

@@ -19,6 +19,7 @@ from bench.measure.metrics import classification_metrics
 from bench.models.classifier import Classifier
 from bench.settings import Settings
 from bench.training import evaluation, prediction
+from bench.training.batches import Batches
 from bench.training.callbacks import EpochRecorder, ReportEpochs, Validate
 from bench.training.compile_cache import CacheHits
 from bench.training.features import Features
@@ -101,7 +102,7 @@ def run_phase(
             evaluation.robustness(
                 result,
                 predict,
-                splits.x_test,
+                np.asarray(splits.x_test),  # corrupted copies of the test split, in memory
                 splits.y_test,
                 settings.corruptions,
                 settings.split_seed,
@@ -141,12 +142,13 @@ def _train_and_test(
     reporter.start_phase(phase, epochs)
     start = recorder.clock()
     validate = Validate(x_val, splits.y_val, settings.batch_size)  # first: the others read it
+    # Shuffled by bench, from the run's seed (keras.utils.set_random_seed seeded NumPy's),
+    # batch by batch from the split's view: no copy of the training images.
+    shuffle_seed = int(np.random.randint(2**31 - 1))
     trainer.fit(
-        x_train,
-        splits.y_train,
-        batch_size=settings.batch_size,
+        Batches(x_train, splits.y_train, settings.batch_size, seed=shuffle_seed),
         epochs=epochs,
-        shuffle=True,
+        shuffle=False,
         verbose=0,
         callbacks=[validate, recorder, ReportEpochs(reporter, recorder), stopper, *callbacks],
     )
