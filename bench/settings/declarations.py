@@ -43,7 +43,18 @@ class Settings:
 
     models: list[str] = what([], "models: names (bench list), family:NAME, or all")
     suite: str = what("", "a named suite of the settings file")
-    dataset: str = what("cifar10", "the data set: {datasets}", hashed=True)
+    dataset: str | list[str] = what(
+        "cifar10",
+        "the data set: {datasets}; several (a comma list, or a list in the settings file) run "
+        "one after another, each a comparison of its own",
+        hashed=True,
+        metavar="NAME|LIST",
+        checks=(
+            (lambda v: len(dataset_names(v)) > 0, "must name at least one data set"),
+            (lambda v: all(dataset_names(v)), "names an empty data set"),
+            (lambda v: len(set(dataset_names(v))) == len(dataset_names(v)), "names one twice"),
+        ),
+    )
     data_dir: str | None = what(
         None, "folder holding the CIFAR archives (default: the Keras cache)", metavar="DIR"
     )
@@ -213,6 +224,15 @@ class Settings:
                     raise BenchError(f"invalid setting {spec.name}={shorten(repr(value))}: {why}")
         return self
 
+    def datasets(self) -> list[str]:
+        """The data sets named, in order."""
+        return dataset_names(self.dataset)
+
+    def on_dataset(self, name: str) -> Settings:
+        """These settings for one data set: what a suite's pass runs, records and hashes, so a
+        single data set keeps the hash and run ids it always had."""
+        return dataclasses.replace(self, dataset=name)
+
     def epochs_of(self, phase: str) -> int:
         """Epochs of a phase; the probe has none (it is fitted once, not trained by epochs)."""
         return 0 if phase == "probe" else getattr(self, f"epochs_{phase}")
@@ -235,6 +255,13 @@ class Settings:
 
     def settings_hash(self) -> str:
         return stable_hash(self.hashed())
+
+
+def dataset_names(value: str | list[str]) -> list[str]:
+    """`dataset` as its names: split on commas only, since a name may hold a colon and a path
+    (folder:PATH)."""
+    parts = [value] if isinstance(value, str) else value
+    return [name.strip() for part in parts for name in part.split(",")]
 
 
 def allowed_values(name: str) -> tuple:
