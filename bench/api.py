@@ -30,6 +30,8 @@ def run(
     `models` and `suite` choose what runs; any other keyword is a setting (see
     `bench.settings.Settings`), e.g. `bench.run("simple_cnn", dataset="digits", epochs_scratch=5)`.
     Each run has a process of its own; `executor="in-process"` runs them all in this one.
+    Several data sets (`dataset=["digits", "folder:PATH"]`) run one after another, each a
+    comparison of its own; the folder's across-datasets report is written after them.
     """
     resolved = _resolve(models, suite, config, settings)
     # JAX otherwise reserves 75% of the GPU up front, and its memory figures mean nothing.
@@ -39,19 +41,34 @@ def run(
     # The runs have processes of their own, but this one imports Keras (and so its backend)
     # to choose and check the models: its native log lines are filtered from the import on.
     with filtered_stderr(_debugging()):
-        from bench.execution.suite import run_suite
-        from bench.reports.tracking import RunLogger
+        from bench.execution.suite import dataset_passes
 
-        reporter = make_reporter(quiet)
-        try:
-            on_recorded = RunLogger(resolved.out) if resolved.mlflow else None
-            frame = run_suite(resolved, reporter, force=force, on_recorded=on_recorded)
-        finally:
-            reporter.close()
-        if not frame.empty:
-            write_report(resolved, quiet)
-            if resolved.mlflow:
-                track_suite(resolved)
+        passes = dataset_passes(resolved)  # every name checked before anything is written
+        # One data set after another, each loaded only for its own pass.
+        frames = [_run_pass(one, i, len(passes), force, quiet) for i, one in enumerate(passes)]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        write_across(resolved.out, quiet)
+    return frame
+
+
+def _run_pass(settings: Settings, index: int, total: int, force: bool, quiet: bool):
+    """One data set's suite, then its ranked table and report.html (each its own comparison,
+    as if run alone)."""
+    from bench.execution.suite import run_suite
+    from bench.reports.tracking import RunLogger
+
+    if total > 1 and not quiet:
+        print(f"bench: data set {index + 1} of {total}: {settings.dataset}", flush=True)
+    reporter = make_reporter(quiet)  # one per pass: the table comes between them
+    try:
+        on_recorded = RunLogger(settings.out) if settings.mlflow else None
+        frame = run_suite(settings, reporter, force=force, on_recorded=on_recorded)
+    finally:
+        reporter.close()
+    if not frame.empty:
+        write_report(settings, quiet)
+        if settings.mlflow:
+            track_suite(settings)
     return frame
 
 
@@ -68,10 +85,9 @@ def dry_run(
     of the time it may take. Nothing is written."""
     resolved = _resolve(models, suite, config, settings)
     with filtered_stderr(_debugging()):
-        from bench.execution.dry_run import describe, plan_frame
+        from bench.execution.dry_run import plan_datasets
 
-        frame, dataset = plan_frame(resolved, force)
-    return frame, describe(frame, dataset, resolved)
+        return plan_datasets(resolved, force)
 
 
 def _debugging() -> bool:
@@ -120,3 +136,24 @@ def write_report(settings: Settings, quiet: bool) -> None:
         print()
         tables.show(made)
         print(f"written: {', '.join(str(p) for p in paths)} (bench plot draws the figures)")
+
+
+def write_across(out: str, quiet: bool) -> None:
+    """When the results folder holds several data sets: the models ranked over them
+    (`bench report --across-datasets`), and the table on the terminal."""
+    from bench.reports import across
+    from bench.results import ResultsStore
+
+    runs = ResultsStore(out, create=False).read("runs")
+    if runs.empty or runs["dataset"].nunique() < 2:
+        return
+    try:
+        made, paths = across.make(out)
+    except BenchError as err:  # too few models in common: a fact about the folder, no fault
+        if not quiet:
+            print(f"no across-datasets report: {err}")
+        return
+    if not quiet:
+        print()
+        across.show(made)
+        print(f"written: {', '.join(str(p) for p in paths)}")

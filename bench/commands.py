@@ -41,12 +41,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _dry_run(args: argparse.Namespace) -> int:
     from bench.api import dry_run
-    from bench.execution.dry_run import HEADER, table_rows
+    from bench.execution.dry_run import table
 
     frame, description = dry_run(
         config=args.config, force=args.force, **{name: getattr(args, name) for name in FIELDS}
     )
-    print_table(HEADER, table_rows(frame))
+    print_table(*table(frame))
     print(description)
     return 0
 

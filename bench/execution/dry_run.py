@@ -10,7 +10,7 @@ from bench.data.dataset import Dataset
 from bench.execution.estimates import Estimator
 from bench.execution.one_run import Run
 from bench.execution.progress import duration
-from bench.execution.suite import chosen_models, is_recorded, plan
+from bench.execution.suite import chosen_models, dataset_passes, is_recorded, plan
 from bench.models.classifier import input_size
 from bench.results import ResultsStore
 from bench.settings import Settings
@@ -20,11 +20,28 @@ HEADER += ["estimate"]
 SKIP = "skip: recorded"
 
 
+def plan_datasets(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, str]:
+    """The plan of every data set named, one after another (each loaded only for its own
+    plan), and its description: each data set's, then the total when there are several."""
+    frames, said = [], []
+    for one in dataset_passes(settings):
+        frame, dataset = plan_frame(one, force)
+        frames.append(frame)
+        said.append(describe(frame, dataset, one))
+    if len(frames) == 1:
+        return frames[0], said[0]
+    frame = pd.concat(frames, ignore_index=True)
+    starting = (frame["action"] != SKIP).sum()
+    said.append(f"{starting} of {len(frame)} runs would start, over {len(frames)} data sets")
+    return frame, "\n".join(said)
+
+
 def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, Dataset]:
-    """One row per planned run: model, seed, train_per_class (a count, or all), phases,
-    image_size (what it will run at), epochs (at most, per phase), run_id, action (run, rerun,
-    skip) and estimate_s, the seconds it may take as `bench.execution.estimates` estimates them
-    from the results folder (empty where it cannot)."""
+    """One row per planned run: dataset (its name in runs.csv), model, seed, train_per_class
+    (a count, or all), phases, image_size (what it will run at), epochs (at most, per phase),
+    run_id, action (run, rerun, skip) and estimate_s, the seconds it may take as
+    `bench.execution.estimates` estimates them from the results folder (empty where it
+    cannot)."""
     dataset = load_dataset(settings.dataset, settings)
     runs = plan(settings, chosen_models(settings), dataset)
     store = ResultsStore(settings.out, create=False)
@@ -35,6 +52,7 @@ def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, D
         action = _action(run, recorded, force)
         rows.append(
             {
+                "dataset": dataset.name,
                 "model": run.spec.name,
                 "seed": run.seed,
                 "train_per_class": "all" if run.per_class is None else run.per_class,
@@ -49,10 +67,14 @@ def plan_frame(settings: Settings, force: bool = False) -> tuple[pd.DataFrame, D
     return pd.DataFrame(rows), dataset
 
 
-def table_rows(frame: pd.DataFrame) -> list[list]:
-    """The plan as rows of the terminal table, estimates as durations."""
+def table(frame: pd.DataFrame) -> tuple[list[str], list[list]]:
+    """The plan as the terminal table, estimates as durations; the data set's column only
+    when there are several."""
     estimate = frame["estimate_s"].map(lambda s: "" if pd.isna(s) else duration(s))
-    return frame.assign(estimate_s=estimate).values.tolist()
+    frame = frame.assign(estimate_s=estimate)
+    if frame["dataset"].nunique() > 1:
+        return ["data set", *HEADER], frame.values.tolist()
+    return HEADER, frame.drop(columns="dataset").values.tolist()
 
 
 def _action(run: Run, recorded: dict[str, set[str]], force: bool) -> str:
