@@ -5,6 +5,7 @@ Rendered by Jinja2 from bench/reports/templates/report.html.j2."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import jinja2
@@ -13,9 +14,10 @@ import pandas as pd
 
 from bench.common.files import write_atomically
 from bench.errors import BenchError
-from bench.reports import plots
+from bench.reports import across, plots
 from bench.reports.comparison import Comparison, load_comparison
 from bench.reports.plots.curves import continuous_epochs
+from bench.reports.statistics import LOWER_BETTER, PHASE_NAMES
 from bench.reports.tables import TIE_MARK, Report, build
 from bench.results import ResultsStore, flatten
 
@@ -33,10 +35,12 @@ def render(
     why_empty: str = "",
     metric: str = "test_accuracy",
     phase: str = "final",
+    across_datasets: dict | None = None,
 ) -> str:
     """The page. `report` is None when nothing could be ranked (failures only): the page then
     says `why_empty` and still lists the failed runs and the details. The figures rank by
-    `metric` of `phase`, as the table does."""
+    `metric` of `phase`, as the table does. `across_datasets`: the folder's models over its
+    data sets (`across_section`), where it holds several."""
     figures = []
     for name, figure, caption in plots.figures(comparison, metric, phase) if report else ():
         # The caption bench plot writes to captions.md, less the runs: the page's title says them.
@@ -56,7 +60,34 @@ def render(
         settings={h: protocols.get(h, {}) for h in hashes},
         environment=flatten(environment.get("environment", {})),
         models=_per_model(comparison),
+        across=across_datasets,
     )
+
+
+def across_section(store: ResultsStore, metric: str, phase: str, **selection) -> dict | None:
+    """The models ranked over the folder's data sets, as `bench report --across-datasets`
+    ranks them, for the page; None with one data set, and why, when they cannot be ranked."""
+    runs = store.read("runs")
+    if runs.empty or runs["dataset"].nunique() < 2:
+        return None
+    chosen = {k: selection[k] for k in ("models", "train_per_class") if selection.get(k)}
+    ranked_by = f"ranked by {metric.replace('_', ' ')} of {PHASE_NAMES[phase]}"
+    try:
+        scores, others = across.load(store, metric=metric, phase=phase, **chosen)
+        made = across.analyse(
+            scores, metric in LOWER_BETTER, metric=metric, ranked_by=ranked_by, others=others
+        )
+    except BenchError as err:
+        return {"why": str(err)}
+    header, cells, bold = across.rows(made)
+    return {
+        "why": "",
+        "title": f"Across {made.ranks.shape[1]} data sets; {ranked_by}",
+        "header": header,
+        "rows": [list(zip(r, b, strict=True)) for r, b in zip(cells, bold, strict=True)],
+        "notes": across.notes(made),
+        "diagram": base64.b64encode(across.diagram(made)).decode("ascii"),
+    }
 
 
 def _marked_rows(report: Report | None) -> list[list[tuple[str, bool]]]:
@@ -138,5 +169,6 @@ def make(
         made, why = build(comparison, metric, phase), ""
     except BenchError as err:
         made, why = None, str(err)
-    page = render(comparison, made, store.read_environment(), why, metric, phase)
+    section = across_section(store, metric, phase, **selection)
+    page = render(comparison, made, store.read_environment(), why, metric, phase, section)
     return write(page, ResultsStore(out or results).folder)
