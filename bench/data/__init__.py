@@ -21,7 +21,7 @@ import functools
 from dataclasses import dataclass
 from typing import Protocol
 
-from bench.data import cifar, digits, folder
+from bench.data import cifar, digits, folder, tfds
 from bench.data.dataset import Dataset, as_dataset
 from bench.errors import BenchError, did_you_mean
 from bench.settings import Settings
@@ -61,6 +61,13 @@ DATASETS: dict[str, DataSource] = {
         "your images: one folder per class under PATH, or `train/`, `val/` and `test/` folders "
         "of class folders",
         argument="PATH",
+    ),
+    "tfds": DataSource(
+        tfds.load,
+        "a TensorFlow Datasets image classification set by TFDS's name, config and version "
+        "(`tfds:oxford_flowers102`, `tfds:eurosat/rgb`), with its own splits; `data_dir` is "
+        "TFDS's data folder (the `tfds` extra)",
+        argument="NAME",
     ),
 }
 
