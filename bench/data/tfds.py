@@ -26,6 +26,7 @@ from PIL import Image
 from bench.common.hashing import stable_hash
 from bench.data.cifar import reachable
 from bench.data.dataset import Dataset, as_dataset
+from bench.data.decoding import FALLBACK_SIZE  # the size a folder's differing images get
 from bench.data.splits import stratified_split
 from bench.errors import BenchError, did_you_mean, shorten
 from bench.settings import Settings
@@ -34,7 +35,6 @@ log = logging.getLogger("bench")
 
 INSTALL = "tfds: data sets need TensorFlow Datasets: pip install -e '.[tfds]'"
 CHUNK = 256  # images per chunk: what is held at once before the chunk is stored
-FALLBACK_SIZE = 224  # as a folder's images of differing sizes are stored
 VALIDATION_NAMES = ("validation", "val")
 
 Chunk = tuple[np.ndarray, np.ndarray]  # uint8 images (n, H, W, 3), int32 labels (n,)
