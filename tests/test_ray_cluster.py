@@ -210,3 +210,44 @@ def test_the_ray_driver_records_each_run_once_and_retries_out_of_memory(
     assert cluster["nodes"] == ["fake-node"] and cluster["resources"] == {"CPU": 2.0}
     code, stdout, _ = bench_main(capsys, *suite_args(out, "0"), "--executor", "ray")
     assert code == 0 and stdout.count("already recorded: skipped") == 1
+
+
+@pytest.mark.parametrize(
+    ("raised", "said"),
+    [
+        (
+            RuntimeError(
+                "Version mismatch: The cluster was started with:\n    Ray: 2.50.0\n    Python: "
+                "3.10.12\nThis process on node 10.0.0.2 was started with:\n    Ray: 2.60.0\n"
+                "    Python: 3.11.9\n"
+            ),
+            "the Ray cluster at 10.0.0.1:6379 runs Ray 2.50.0 on Python 3.10.12, bench here "
+            "Ray 2.60.0 on Python 3.11.9: install the same versions",
+        ),
+        (
+            type("AuthenticationError", (Exception,), {})("InvalidAuthToken"),
+            "the Ray cluster at 10.0.0.1:6379 requires a token",
+        ),
+        (
+            ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379"),
+            "no Ray answers at 10.0.0.1:6379 (ConnectionError: Failed to connect",
+        ),
+    ],
+)
+def test_a_cluster_that_cannot_be_joined_is_one_line_and_nothing_is_written(
+    fake_ray, tmp_path, capsys, monkeypatch, raised, said
+):
+    """The real refusals: tests/test_ray_real_cluster.py. Here, what ray.init raises."""
+    from bench.execution.executors import ray_cluster
+
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.setattr(ray_cluster, "probe", lambda address: None)  # it asks the real Ray
+
+    def refuse(**_):
+        raise raised
+
+    fake_ray.init = refuse
+    args = [*suite_args(tmp_path / "r"), "--executor", "ray", "--ray-address", "10.0.0.1:6379"]
+    code, _, err = bench_main(capsys, *args)
+    assert code == 2 and said in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r").exists() and fake_ray.stopped
