@@ -7,6 +7,7 @@ prepared data set has them. It patches this process only, so the run goes in-pro
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 from contextlib import contextmanager
@@ -115,6 +116,53 @@ def test_a_data_set_without_train_split_is_refused(tmp_path, capsys):
     with mocked(tmp_path, 5, cifar10_corrupted__brightness_1=["test"]):
         line = cli_error(capsys, *run_args(tmp_path, "tfds:cifar10_corrupted/brightness_1"))
     assert "has no train split (its splits: test)" in line
+
+
+@functools.cache  # TFDS registers a builder class by its name, once a session
+def tiny_builder():
+    """A TFDS data set defined here, which TFDS prepares from this code (nothing to download):
+    the path a real data set takes, files written and read back. Label 1 is light, 0 dark."""
+    import tensorflow_datasets as tfds
+
+    class TinyShapes(tfds.core.GeneratorBasedBuilder):
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            image = tfds.features.Image(shape=(None, None, 1))  # gray, of three sizes
+            label = tfds.features.ClassLabel(names=["dark", "light"])
+            features = tfds.features.FeaturesDict({"image": image, "label": label})
+            return tfds.core.DatasetInfo(builder=self, features=features)
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples(30), "test": self._generate_examples(10)}
+
+        def _generate_examples(self, count):
+            for i in range(count):
+                pixels = np.full((8 + i % 3,) * 2 + (1,), 200 * (i % 2), np.uint8)
+                yield i, {"image": pixels, "label": i % 2}
+
+    return TinyShapes
+
+
+@needs_tfds
+def test_a_data_set_is_prepared_once_then_read_from_its_files(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    tiny_builder()
+    monkeypatch.delenv("BENCH_OFFLINE")  # it downloads nothing: TFDS generates it here
+    data = load_dataset("tfds:tiny_shapes", data_dir=str(tmp_path), storage_size=12)
+    assert (tmp_path / "tiny_shapes" / "1.0.0" / "dataset_info.json").is_file()
+
+    def again(self, *args, **kwargs):
+        raise AssertionError("prepared a second time")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", again)
+    native = load_dataset("tfds:tiny_shapes", data_dir=str(tmp_path))
+    assert data.class_names == ["dark", "light"] and data.fingerprint == native.fingerprint
+    assert data.x_train.shape == (30, 12, 12, 3) and data.x_test.shape == (10, 12, 12, 3)
+    assert native.x_train.shape == (30, 224, 224, 3), "sizes differ: stored at 224"
+    for x, y in ((data.x_train, data.y_train), (native.x_test, native.y_test)):
+        assert np.array_equal(x.max(axis=(1, 2, 3)), 200 * y), "each image with its label"
 
 
 @needs_tfds
