@@ -106,10 +106,10 @@ def test_batches_cover_every_image_once_an_epoch_in_a_new_seeded_order():
         assert sorted(seen) == list(range(10))
         np.testing.assert_array_equal(np.concatenate([x[:, 0, 0, 0] for x, _ in epoch]), seen)
     assert not np.array_equal(np.concatenate([y for _, y in first]), np.arange(10))
-    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(first, second))
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(first, second, strict=True))
     again = batches_of(Batches(images, labels, 4, seed=7, threads=1))
-    for epoch, repeated in zip((first, second), again):
-        for (x, y), (x2, y2) in zip(epoch, repeated):
+    for epoch, repeated in zip((first, second), again, strict=True):
+        for (x, y), (x2, y2) in zip(epoch, repeated, strict=True):
             np.testing.assert_array_equal(y, y2)
             np.testing.assert_array_equal(x, x2)
 
