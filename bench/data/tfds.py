@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,8 @@ CHUNK = 256  # images per chunk: what is held at once before the chunk is stored
 VALIDATION_NAMES = ("validation", "val")
 
 Chunk = tuple[np.ndarray, np.ndarray]  # uint8 images (n, H, W, 3), int32 labels (n,)
-Made = tuple[int, tuple[int, int, int], Iterator[Chunk]]  # a split: its count, shape, chunks
+# A split: how many images, their shape, and what reads its chunks (as bench.data.cache takes)
+Made = tuple[int, tuple[int, int, int], Callable[[], Iterator[Chunk]]]
 
 
 def _import_tfds():
@@ -202,8 +204,8 @@ def chunks(tfds, builder, split: str, keys: tuple[str, str], size) -> Iterator[C
         yield np.stack(images), np.asarray(labels, np.int32)
 
 
-def _in_memory(chunked: Iterator[Chunk], split: str, name: str) -> tuple[np.ndarray, np.ndarray]:
-    parts = list(chunked)
+def _in_memory(read: Callable[[], Iterator[Chunk]], split: str, name: str):
+    parts = list(read())
     if not parts:
         raise BenchError(f"tfds: {name}'s {split} split holds no images")
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -212,9 +214,10 @@ def _in_memory(chunked: Iterator[Chunk], split: str, name: str) -> tuple[np.ndar
 def assemble(
     name: str, made: dict[str, Made], classes: list[str], fingerprint: str, carve
 ) -> Dataset:
-    """The splits' chunks as one Dataset: the one place images are held (here in memory; the
-    decoded cache's streaming writer takes each split's (count, shape, chunks) as it is).
-    `carve`: (test_fraction, split_seed) to carve the test split from train, or None."""
+    """The splits' chunks as one Dataset: the one place images are held, here in memory (the
+    decoded cache's streaming writer takes each split as it is: `cached_images(key, lambda:
+    (count, shape, filler_of(read)))`). `carve`: (test_fraction, split_seed) to carve the test
+    split from train, or None."""
     arrays = {split: _in_memory(m[2], split, name) for split, m in made.items()}
     x_train, y_train = arrays["train"]
     if carve is None:
@@ -264,7 +267,11 @@ def load(*, argument: str | None, settings: Settings) -> Dataset:
 
     _use_gpu_memory_sparingly(tf)
     made = {
-        ours: (info.splits[theirs].num_examples, shape, chunks(tfds, builder, theirs, keys, size))
+        ours: (
+            info.splits[theirs].num_examples,
+            shape,
+            partial(chunks, tfds, builder, theirs, keys, size),
+        )
         for ours, theirs in splits.items()
     }
     carve = None if "test" in splits else (settings.test_fraction, settings.split_seed)
