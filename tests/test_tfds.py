@@ -73,6 +73,23 @@ def test_cifar10_has_its_train_and_test_splits_and_class_names(tmp_path):
 
 
 @needs_tfds
+def test_a_split_is_streamed_into_the_decoded_cache_once_then_read_as_a_view(
+    tmp_path, monkeypatch
+):
+    from bench.data import tfds as source
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    with mocked(tmp_path / "tfds", 40, cifar10=["train", "test"]):
+        data = load_dataset("tfds:cifar10", data_dir=str(tmp_path / "tfds"))
+    assert str(tmp_path / "cache") in str(data.x_train.path), "a view of the cache's file"
+    monkeypatch.setattr(source, "chunks", lambda *a: pytest.fail("TFDS read a second time"))
+    with mocked(tmp_path / "tfds", 40):
+        again = load_dataset("tfds:cifar10", data_dir=str(tmp_path / "tfds"))
+    np.testing.assert_array_equal(np.asarray(again.x_train), np.asarray(data.x_train))
+    np.testing.assert_array_equal(again.y_test, data.y_test)
+
+
+@needs_tfds
 def test_a_validation_split_of_its_own_is_the_validation_split(tmp_path):
     splits = ["train", "validation", "test"]
     with mocked(tmp_path, 12, oxford_flowers102=splits):
@@ -162,7 +179,7 @@ def test_a_data_set_is_prepared_once_then_read_from_its_files(tmp_path, monkeypa
     assert data.x_train.shape == (30, 12, 12, 3) and data.x_test.shape == (10, 12, 12, 3)
     assert native.x_train.shape == (30, 224, 224, 3), "sizes differ: stored at 224"
     for x, y in ((data.x_train, data.y_train), (native.x_test, native.y_test)):
-        assert np.array_equal(x.max(axis=(1, 2, 3)), 200 * y), "each image with its label"
+        assert np.array_equal(np.asarray(x).max(axis=(1, 2, 3)), 200 * y), "each image, its label"
 
 
 @needs_tfds

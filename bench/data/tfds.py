@@ -9,8 +9,9 @@ by TFDS when online; offline, or when it must be downloaded by hand, the run sto
 line saying what to put where.
 
 Each split is read as chunks of uint8 RGB images at one size (`storage_size`; 0 keeps the
-native size of a data set whose images all have one, else 224, as for a folder) and assembled
-in one place, `assemble`. TensorFlow Datasets is an optional extra: pip install -e '.[tfds]'.
+native size of a data set whose images all have one, else 224, as for a folder), streamed into
+the decoded cache the first time (`assemble`), and read back as views of it, as a folder is.
+TensorFlow Datasets is an optional extra: pip install -e '.[tfds]'.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ import numpy as np
 from PIL import Image
 
 from bench.common.hashing import stable_hash
+from bench.data.cache import cached_images, filler_of
 from bench.data.cifar import reachable
 from bench.data.dataset import Dataset, as_dataset
 from bench.data.decoding import FALLBACK_SIZE  # the size a folder's differing images get
+from bench.data.images import take
 from bench.data.splits import stratified_split
 from bench.errors import BenchError, did_you_mean, shorten
 from bench.settings import Settings
@@ -204,30 +207,28 @@ def chunks(tfds, builder, split: str, keys: tuple[str, str], size) -> Iterator[C
         yield np.stack(images), np.asarray(labels, np.int32)
 
 
-def _in_memory(read: Callable[[], Iterator[Chunk]], split: str, name: str):
-    parts = list(read())
-    if not parts:
-        raise BenchError(f"tfds: {name}'s {split} split holds no images")
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-
 def assemble(
     name: str, made: dict[str, Made], classes: list[str], fingerprint: str, carve
 ) -> Dataset:
-    """The splits' chunks as one Dataset: the one place images are held, here in memory (the
-    decoded cache's streaming writer takes each split as it is: `cached_images(key, lambda:
-    (count, shape, filler_of(read)))`). `carve`: (test_fraction, split_seed) to carve the test
-    split from train, or None."""
-    arrays = {split: _in_memory(m[2], split, name) for split, m in made.items()}
-    x_train, y_train = arrays["train"]
+    """The splits as one Dataset of views of the decoded cache, each split streamed into it
+    chunk by chunk the first time (keyed by the data set's fingerprint, the split and the
+    storage shape), so no process holds a split. `carve`: (test_fraction, split_seed) to carve
+    the test split from train, or None."""
+    views = {}
+    for split, (count, shape, read) in made.items():
+        key = stable_hash({"tfds": fingerprint, "split": split, "shape": shape}, 24)
+        views[split] = cached_images(key, lambda c=count, s=shape, r=read: (c, s, filler_of(r)))
+        if not len(views[split][1]):
+            raise BenchError(f"tfds: {name}'s {split} split holds no images")
+    x_train, y_train = views["train"]
     if carve is None:
-        x_test, y_test = arrays["test"]
+        x_test, y_test = views["test"]
     else:
         keep, test = stratified_split(y_train, *carve, what=f"tfds {name}: test split")
         x_train, y_train, x_test, y_test = (
-            x_train[keep],
+            take(x_train, keep),
             y_train[keep],
-            x_train[test],
+            take(x_train, test),
             y_train[test],
         )
     return as_dataset(
@@ -237,7 +238,7 @@ def assemble(
         x_test,
         y_test,
         classes,
-        val=arrays.get("val"),
+        val=views.get("val"),
         fingerprint=fingerprint,
     )
 
