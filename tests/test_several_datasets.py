@@ -86,6 +86,19 @@ def test_an_unknown_name_in_the_list_is_one_line_and_nothing_is_written(tmp_path
     assert not out.exists(), "the first data sets did not run either"
 
 
+@pytest.mark.parametrize("last", ["folder:/no/such/folder", "tfds:cifar1O"])
+def test_what_a_source_can_check_is_checked_before_the_first_data_set_runs(
+    last, tmp_path, capsys
+):
+    """A missing folder, or a TFDS name TFDS does not know (or TFDS not installed): found by
+    the source's check before digits runs, not when the list reaches it."""
+    out = tmp_path / "results"
+    args = ["run", "--models", "simple_cnn", "--out", str(out), *TINY]
+    line = cli_error(capsys, *args, "--dataset", f"digits,{last}")
+    assert "data folder not found" in line or "tfds:" in line
+    assert not out.exists()
+
+
 def test_the_dry_run_lists_each_data_sets_runs(tmp_path, capsys):
     out = tmp_path / "results"
     args = ["run", "--models", "simple_cnn", "--out", str(out), *TINY, "--seeds", "0,1"]

@@ -34,11 +34,17 @@ class Loader(Protocol):
         """`argument`: what follows the name's colon (folder:PATH), else None."""
 
 
+class Check(Protocol):
+    def __call__(self, *, argument: str | None, settings: Settings) -> None:
+        """Raise BenchError if the data set cannot load; cheap: nothing decoded or fetched."""
+
+
 @dataclass(frozen=True)
 class DataSource:
     load: Loader
     description: str  # one line, for --dataset help and the reference
     argument: str | None = None  # "PATH": the data set is named NAME:PATH
+    check: Check | None = None  # run for every data set of a suite before anything is written
 
 
 DATASETS: dict[str, DataSource] = {
@@ -61,6 +67,7 @@ DATASETS: dict[str, DataSource] = {
         "your images: one folder per class under PATH, or `train/`, `val/` and `test/` folders "
         "of class folders",
         argument="PATH",
+        check=folder.check,
     ),
     "tfds": DataSource(
         tfds.load,
@@ -68,6 +75,7 @@ DATASETS: dict[str, DataSource] = {
         "(`tfds:oxford_flowers102`, `tfds:eurosat/rgb`), with its own splits; `data_dir` is "
         "TFDS's data folder (the `tfds` extra)",
         argument="NAME",
+        check=tfds.check,
     ),
 }
 
@@ -80,17 +88,32 @@ def dataset_help() -> str:
     return ", ".join(dataset_names())
 
 
-def load_dataset(name: str, settings: Settings | None = None, **overrides) -> Dataset:
-    """Load a data set by name, with the data settings of `settings` (default: the built-in
-    ones) and `overrides`. Raises BenchError with what to do when it is not available."""
+def source_of(name: str) -> tuple[DataSource, str | None]:
+    """The source of the data set `name` and its argument (folder:PATH's PATH); an unknown
+    name is a one-line error with the closest one."""
     key, colon, argument = name.partition(":")
     source = DATASETS.get(key)
     if source is None or bool(colon) != bool(source.argument) or (colon and not argument):
         hint = did_you_mean(key, DATASETS)
         hint = f"{hint} " if hint else ""
         raise BenchError(f"unknown data set '{name}'; {hint}(choose from: {dataset_help()})")
+    return source, argument or None
+
+
+def check_dataset(name: str, settings: Settings) -> None:
+    """What can be known of `name` without loading it: a known source, and what its check
+    finds (a folder that exists, TFDS installed and the name known to it)."""
+    source, argument = source_of(name)
+    if source.check:
+        source.check(argument=argument, settings=settings)
+
+
+def load_dataset(name: str, settings: Settings | None = None, **overrides) -> Dataset:
+    """Load a data set by name, with the data settings of `settings` (default: the built-in
+    ones) and `overrides`. Raises BenchError with what to do when it is not available."""
+    source, argument = source_of(name)
     settings = dataclasses.replace(settings or Settings(), **overrides)
-    return source.load(argument=argument or None, settings=settings)
+    return source.load(argument=argument, settings=settings)
 
 
 def corruption_names(asked: list[str]) -> list[str]:

@@ -98,13 +98,17 @@ def split_folders(root: Path) -> dict[str, Path] | None:
     return splits
 
 
+def check(*, argument: str | None, settings: Settings) -> None:
+    if not Path(str(argument)).expanduser().is_dir():
+        raise BenchError(f"data folder not found: {Path(str(argument)).expanduser()}")
+
+
 def load(*, argument: str | None, settings: Settings) -> Dataset:
     """Images in class folders under the path `argument`, stored at `settings.storage_size`."""
+    check(argument=argument, settings=settings)
     root = Path(argument).expanduser()
     storage_size = settings.storage_size
     test_fraction, split_seed = settings.test_fraction, settings.split_seed
-    if not root.is_dir():
-        raise BenchError(f"data folder not found: {root}")
     size = storage_size or None
     name = f"folder:{root.name}"
     splits = split_folders(root)

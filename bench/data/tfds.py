@@ -253,6 +253,11 @@ def _use_gpu_memory_sparingly(tf) -> None:
         pass
 
 
+def check(*, argument: str | None, settings: Settings) -> None:
+    """TFDS installed, and the name, config and version known to it (nothing downloaded)."""
+    open_builder(_import_tfds(), str(argument), settings.data_dir)
+
+
 def load(*, argument: str | None, settings: Settings) -> Dataset:
     """The TFDS data set named `argument`, prepared in `settings.data_dir` if needed."""
     tfds = _import_tfds()

@@ -15,11 +15,11 @@ import keras
 import pandas as pd
 
 from bench.common.hashing import stable_hash
-from bench.data import DATASETS, dataset_help, load_dataset
+from bench.data import check_dataset, load_dataset
 from bench.data.dataset import Dataset
 from bench.data.shared_memory import remove_stale_copies
 from bench.data.splits import split_indices
-from bench.errors import BenchError, did_you_mean
+from bench.errors import BenchError
 from bench.execution.estimates import Estimator
 from bench.execution.executors import EXECUTORS, Claim
 from bench.execution.one_run import Run, split_arguments
@@ -61,14 +61,10 @@ def chosen_models(settings: Settings) -> dict[str, tuple[ModelSpec, list[str]]]:
 def dataset_passes(settings: Settings) -> list[Settings]:
     """The settings of each data set named, in order, every name checked before any data
     loads or anything is written: each pass is a suite of its own, with its own comparison."""
-    for name in settings.datasets():
-        key, colon, argument = name.partition(":")
-        source = DATASETS.get(key)
-        if source is None or bool(colon) != bool(source.argument) or (colon and not argument):
-            hint = did_you_mean(key, DATASETS)
-            hint = f"{hint} " if hint else ""
-            raise BenchError(f"unknown data set '{name}'; {hint}(choose from: {dataset_help()})")
-    return [settings.on_dataset(name) for name in settings.datasets()]
+    passes = [settings.on_dataset(name) for name in settings.datasets()]
+    for each in passes:
+        check_dataset(each.dataset, each)
+    return passes
 
 
 def plan(settings: Settings, models: dict, dataset: Dataset) -> list[Run]:
