@@ -119,3 +119,18 @@ def test_prediction_batches_keep_order_and_pad_the_last_to_one_shape():
     data = Batches(images, None, 2, pad_last=True)
     parts = [data[i][0][:, 0, 0, 0] for i in range(len(data))]
     assert [list(p) for p in parts] == [[0, 1], [2, 3], [4, 4]]
+
+
+def test_a_cluster_with_another_host_gets_the_pixels_not_the_paths(tmp_path, monkeypatch):
+    import socket
+
+    from bench.data.shared_memory import for_hosts
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    for name in ("a", "b"):
+        write_images(tmp_path / "data" / name, 5, 8)
+    dataset = load_dataset(f"folder:{tmp_path / 'data'}")
+    assert for_hosts(dataset, [socket.gethostname()] * 2) is dataset, "one machine: the views"
+    shipped = for_hosts(dataset, [socket.gethostname(), "another-machine"])
+    assert isinstance(shipped.x_train, np.ndarray) and isinstance(shipped.x_test, np.ndarray)
+    np.testing.assert_array_equal(shipped.x_train, np.asarray(dataset.x_train))

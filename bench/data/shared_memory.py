@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -57,3 +58,12 @@ def remove_stale_copies() -> None:
 def load_shared(folder: Path) -> Dataset:
     """The suite's data set in a run's process: its images mapped, not copied."""
     return pickle.loads((folder / "dataset.pkl").read_bytes())
+
+
+def for_hosts(dataset: Dataset, hosts: list[str]) -> Dataset:
+    """The data set as processes on `hosts` can read it. On this machine alone, views of the
+    decoded cache go as their paths and rows (the processes map the same files); with a host
+    elsewhere, the pixels go (a Ray cluster's object store carries them)."""
+    if all(host == socket.gethostname() for host in hosts):
+        return dataset
+    return dataset.in_memory()

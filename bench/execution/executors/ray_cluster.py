@@ -19,6 +19,7 @@ import tempfile
 import warnings
 
 from bench.data.dataset import Dataset
+from bench.data.shared_memory import for_hosts
 from bench.errors import BenchError, describe_error
 from bench.execution.executors.base import Claim, Executor, Record, always, summarize
 from bench.execution.one_run import Outcome, Run, crashed, execute
@@ -103,7 +104,8 @@ class RayCluster(Executor):
         from ray.util.queue import Queue
 
         self.progress = Queue()
-        self.data = self.ray.put(dataset)  # once, into the object store: no shared disk needed
+        hosts = [n["NodeManagerHostname"] for n in self.ray.nodes() if n.get("Alive")]
+        self.data = self.ray.put(for_hosts(dataset, hosts))  # once, for every run
         gpus = settings.gpus_per_run
         if gpus is None:
             gpus = 1 if self.ray.cluster_resources().get("GPU", 0) else 0
@@ -293,3 +295,4 @@ def native_lines_kept(debug: bool):
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
