@@ -200,14 +200,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--backends", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "data-memory")
+    parser.add_argument(
+        "--as-is", action="store_true", help="run on --source itself (its own images and layout)"
+    )
     parser.add_argument("--save", help="write the figures as JSON here")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    rows = []
-    for count in sizes:
-        folder = make_folder(
+    folders = {
+        count: args.source
+        if args.as_is
+        else make_folder(
             args.source, count, args.image_size, args.work / f"{count}-{args.image_size}px"
         )
+        for count in ([len(list(args.source.rglob("*.jpg")))] if args.as_is else sizes)
+    }
+    rows = []
+    for count, folder in folders.items():
         for backend in args.backends.split(","):
             with tempfile.TemporaryDirectory(dir=args.work) as scratch:
                 row = bench_run(
@@ -216,8 +224,9 @@ def main(argv: list[str] | None = None) -> None:
             rows.append({"images": count, **row})
             print(rows[-1], flush=True)
     with tempfile.TemporaryDirectory(dir=args.work) as scratch:
-        folder = args.work / f"{sizes[0]}-{args.image_size}px"
-        comparison = in_process_comparison(folder, args, Path(scratch) / "cache")
+        comparison = in_process_comparison(
+            next(iter(folders.values())), args, Path(scratch) / "cache"
+        )
     print(comparison)
     save(args.save, __file__, argv, args, runs=rows, in_process=comparison)
 
