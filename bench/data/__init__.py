@@ -1,17 +1,20 @@
 """Data sets, as a table: a name and the function that loads it.
 
-`load_dataset("cifar10" | "cifar100" | "digits" | "folder:PATH", settings)` returns a
-`Dataset`; `bench.data.splits` carves the validation split from its training images, unless
-the data set brings a validation split of its own (a folder's `val/`). Also here: the decoded
-image cache (`cache`), the suite's data set shared with every run's process as
-memory-mapped files (`shared_memory`), and the common corruptions of test images that the
-robustness measurement applies (`corruptions`; adding one is a function and a line there).
+`load_dataset("cifar10" | "cifar100" | "digits" | "folder:PATH" | "tfds:NAME", settings)`
+returns a `Dataset`; `bench.data.splits` carves the validation split from its training images,
+unless the data set brings a validation split of its own (a folder's `val/`). Images are views
+(`images`): rows of an array, or of a memory-mapped file of the decoded image cache (`cache`),
+which worker processes fill straight from the image files (`decoding`), so memory does not
+grow with the data set. Also here: the suite's data set as every run's process maps it
+(`shared_memory`), and the common corruptions of test images that the robustness measurement
+applies (`corruptions`; adding one is a function and a line there).
 
 May import: `bench.common`, `bench.errors`, `bench.settings`.
 
 Adding a data set is one loader, `load(*, argument, settings) -> Dataset`, and one line in
-`DATASETS`: the `--dataset` help, the error for an unknown name and the reference's list all
-come from this table.
+`DATASETS` (with a cheap `check` if it can fail before loading): the `--dataset` help, the
+error for an unknown name and the reference's list all come from this table. A loader that
+reads many images streams them into the cache: `cache.cached_images(key, make)`.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 phase on cached features), what a phase returns (`result.PhaseResult`), the linear probe
 (`probe`), the pooled features the probe and the frozen phase share (`features`), what a phase
 measures beyond accuracy from its predictions (`evaluation`: calibration, corruptions), the
-callbacks that validate and time each epoch (`callbacks`), prediction in batches of one shape
-(`prediction`) and the on-disk cache of compiled programs that later runs of a suite reuse
+callbacks that validate and time each epoch (`callbacks`), the batches every pass reads from a
+split's view as it goes (`batches`), prediction in batches of one shape (`prediction`) and the
+on-disk cache of compiled programs that later runs of a suite reuse
 (`compile_cache`).
 
 May import: every layer before it (`bench.common`, `bench.errors`, `bench.settings`,
