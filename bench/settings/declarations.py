@@ -56,7 +56,7 @@ class Settings:
         ),
     )
     data_dir: str | None = what(
-        None, "folder holding the CIFAR archives (default: the Keras cache)", metavar="DIR"
+        None, "CIFAR's archives (default: the Keras cache), or TFDS's data folder", metavar="DIR"
     )
     seeds: list[int] = what(
         [0],
@@ -108,7 +108,7 @@ class Settings:
     )
     ray_address: str | None = how(
         None,
-        "Ray cluster to join (auto, or ray://host:port); default: start one on this machine",
+        "Ray cluster to join (auto, host:port or ray://host:port); default: start one here",
         metavar="ADDRESS",
         hashed=False,
     )
@@ -129,7 +129,7 @@ class Settings:
         224, "size the model resizes images to, on the device", at_least(32, " (any backbone)")
     )
     storage_size: int = protocol(
-        0, "size folder images are stored at; 0 keeps a common native size", NOT_NEGATIVE
+        0, "size folder and TFDS images are stored at; 0 keeps a common native size", NOT_NEGATIVE
     )
     val_fraction: float = protocol(
         0.1, "validation share of train, stratified (unless the data has its own)", between(0, 1)
