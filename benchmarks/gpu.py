@@ -1,22 +1,21 @@
 """Every figure docs/performance.md still owes a GPU, taken in one call of at most 9 minutes.
 
-Each part runs benchmark scripts in a process group of its own, killed whole at its limit, on
-Keras with JAX (PyTorch for `torch_compile`), and saves its JSON beside `summary.json` (status,
-seconds, headline figure against its goal; also printed). Parts run in order of value, each
-with its share of the time left: one that ends early leaves its time to the later ones, and one
-at its limit is a timeout, not the end. How to run it: docs/development/gpu.md.
+Each part runs benchmark scripts in processes of their own, killed at its limit, with Keras on
+JAX (PyTorch for `torch_compile`), and saves its JSON beside `summary.json` (status, seconds,
+headline against its goal; also printed). Parts run in order of value, each with its share of
+the time left. How to run it: docs/development/gpu.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import importlib.util
 import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,14 +24,15 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import psutil
+
 from bench.common.paths import cache_root
 from bench.settings.loading import load_config, resolve
 
 HERE = Path(__file__).resolve().parent
-# The parts in order of value (JAX, the backend bench recommends, first), each with its share
-# of a 540-s call (what its figure is worth and costs on a GPU: 25-80 s to compile a 224-px
-# ResNet), script, backend and arguments on a GPU (sizes that fit the share, two epochs: the
-# first compiles and is never timed) and with --tiny. {data}: the folder data set.
+# The parts in order of value (JAX first: bench's backend for GPUs), each with its share of a
+# 540-s call (by worth and cost: a 224-px ResNet compiles for 25-80 s), script, backend and
+# arguments on a GPU (two epochs: the first compiles, untimed) and --tiny. {data}: the data.
 TINY = "--image-size 32 --batch-size 4 --steps 2 --epochs 2"
 PARTS = {
     "augment": (60, "augment", "jax", "--model ResNet50 --repeats 1 --epochs 2",
@@ -53,8 +53,6 @@ PARTS = {
     "data_memory": (30, "data_memory", "jax", "--sizes 2000,20000 --image-size 224 --source "
                     "{data}", "--sizes 200 --image-size 64 --source {data}"),
 }  # fmt: skip
-# inference: the model, size and batch of its bench run and throughput.py; train, test images
-INFERENCE = {False: ("ResNet50", 224, 128, 2000, 2560), True: ("simple_cnn", 32, 16, 100, 64)}
 
 
 @dataclass
@@ -82,14 +80,12 @@ class Call:
         start = time.perf_counter()
         with (self.out / "logs" / f"{name}.log").open("a") as log:
             print(f"$ {shown}", file=log, flush=True)
-            # A session of its own: at the limit the whole group dies, timm's side and bench's
-            # run processes with it, so nothing keeps the GPU busy for the next part.
             proc = subprocess.Popen(command, cwd=HERE.parent, env=env, stdout=log,
-                                    stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                    stderr=subprocess.PIPE, text=True)
             try:
                 _, err, late = *proc.communicate(timeout=max(limit, 0.1)), False
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                kill_tree(proc.pid)
                 _, err, late = *proc.communicate(), True
             log.write(err)
         record = {"command": shown, "seconds": round(time.perf_counter() - start, 1)}
@@ -108,9 +104,17 @@ class Call:
         return {**self.execute(name, [*command, str(save)], backend, limit), "file": save.name}
 
 
+def kill_tree(pid: int) -> None:
+    """A process, stopped first, and all it started (bench's run processes too): none is left."""
+    with contextlib.suppress(psutil.Error):  # it has just ended
+        (root := psutil.Process(pid)).suspend()
+        for process in [*root.children(recursive=True), root]:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+
+
 def cache_environment() -> dict[str, str]:
-    """JAX's cache as bench's runs have it (what one script compiled, the next one loads), and
-    no preallocation: JAX and timm's torch share the GPU. What the user set stays."""
+    """JAX's cache as bench's runs have it, no preallocation (JAX and timm share the GPU)."""
     wanted = {"JAX_COMPILATION_CACHE_DIR": str(cache_root() / "compiled" / "jax"),
               "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
               "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
@@ -147,7 +151,8 @@ def missing(part: str) -> str | None:
 
 def inference(call: Call, limit: float) -> dict:
     """`infer_images_per_s` of a bench run against throughput.py's (538 vs 12,122 before)."""
-    model, size, batch, train, test = INFERENCE[call.tiny]
+    tiny = ("simple_cnn", 32, 16, 100, 64)  # model, image size, batch, train and test images
+    model, size, batch, train, test = tiny if call.tiny else ("ResNet50", 224, 128, 2000, 2560)
     deadline, results = time.perf_counter() + limit, call.scratch / "inference"
     same = f"--models {model} --image-size {size} --batch-size {batch}"
     args = f"run {same} --weights none --dataset folder:{{data}} --backend jax --seeds 0 "
@@ -201,10 +206,9 @@ def suite(call: Call, limit: float) -> dict:
             record.update(status="failed", failed_model=model, stderr=step["stderr"])
     done = [json.loads(p.read_text()) for n in names if (p := folder / f"{n}.json").is_file()]
     measured = [m["model"] for d in done for m in d["models"] if "projection" in m]
-    (call.out / "suite.json").write_text(json.dumps({
-        "projection": "an upper bound: benchmarks/suite.py", "models": names,
-        "measured": measured, "missing": [n for n in names if n not in measured],
-        "projection_s": sum(d["projection_s"] for d in done),
+    (call.out / "suite.json").write_text(json.dumps({"projection": "an upper bound, suite.py",
+        "models": names, "measured": measured, "missing": [n for n in names if n not in measured],
+        "projection_s": sum(d["projection_s"] for d in done) or None,  # None: none measured
         "measured_s": sum(d["measured_s"] for d in done)}, indent=2))  # fmt: skip
     return record
 
@@ -218,15 +222,14 @@ def run_part(call: Call, part: str, limit: float) -> dict:
     return call.script(part, script, backend, args[call.tiny], limit)
 
 
-# Per part: its headline figure, how to read it from its JSON, and the goal docs/performance.md
-# sets (inference's is this script's): a bound to reach, or the goal in words and its test.
+# Per part: headline figure, its reader, goal (a bound to reach, or the goal in words, its test).
 HEADLINES = {
     "augment": ("train img/s, augmentation on / off", lambda d: d["ratios"]["on/off"], 0.95),
     "throughput": ("harness / timm eager, train, worst model",
                    lambda d: min(r["ratio"]["train"] for r in d["rows"] if r.get("ratio")), 1.0),
     "inference": ("infer_images_per_s, bench run / throughput", lambda d: d["ratio"], 0.8),
     "features": ("frozen phase, end to end / features", lambda d: d["speedup"], 10.0),
-    "suite": ("cifar10 suite, full split, projected hours", lambda d: d["projection_s"] / 3600,
+    "suite": ("cifar10 suite, projected h, measured models", lambda d: d["projection_s"] / 3600,
               ("< 1, every model", lambda hours, d: hours < 1 and not d["missing"])),
     "data_memory": ("run process's peak RSS MiB, by images", lambda d: {
         r["images"]: r["run_peak_rss_mb"] for r in d["runs"]}, ("none yet", lambda *_: None)),
@@ -239,8 +242,7 @@ def headline(part: str, path: Path) -> dict:
     figure, read, bound = HEADLINES[part]
     goal, meets = bound if isinstance(bound, tuple) else (f">= {bound:g}", lambda v, _: v >= bound)
     try:
-        value = read(record := json.loads(path.read_text()))
-        met = meets(value, record)
+        met = meets(value := read(record := json.loads(path.read_text())), record)
     except (OSError, ValueError, KeyError, TypeError) as err:  # a figure missing, not a crash
         value, met = None, f"no figure: {err!r}"
     return {"figure": figure, "goal": goal, "value": value, "met": met}
@@ -263,14 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / f"gpu-{date.today()}")
     parser.add_argument("--data", type=Path, help="a folder data set (default: synthetic)")
     parser.add_argument("--budget-s", type=float, default=540, help="the whole call's seconds")
-    parser.add_argument("--parts", default=",".join(PARTS), help="a comma list, in this order")
+    parser.add_argument("--parts", type=lambda v: v.split(","), default=list(PARTS), help="a,b")
     parser.add_argument("--limits", default="", help="part=seconds,... instead of its share")
     parser.add_argument("--tiny", action="store_true", help="tiny models and sizes: a CPU check")
     args = parser.parse_args(argv)
-    parts = args.parts.split(",")
-    if unknown := set(parts) - set(PARTS):
+    parts, limits = args.parts, dict(p.split("=") for p in args.limits.split(",") if p)
+    if unknown := (set(parts) | set(limits)) - set(PARTS):
         parser.error(f"unknown parts {sorted(unknown)}; the parts: {','.join(PARTS)}")
-    limits = {k: float(v) for k, v in (p.split("=") for p in args.limits.split(",") if p)}
     deadline = (started := time.perf_counter()) + args.budget_s - 10  # 10 s for the summary
     args.out.mkdir(parents=True, exist_ok=True)
     call = Call(args.out, Path(tempfile.mkdtemp(prefix="bench-gpu-")), args.tiny, args.data)
@@ -281,15 +282,14 @@ def main(argv: list[str] | None = None) -> int:
             call.dataset()  # written before the time is shared out, so inside the budget
         for i, part in enumerate(parts):
             share = PARTS[part][0] / sum(PARTS[p][0] for p in parts[i:])
-            limit = limits.get(part, (deadline - time.perf_counter()) * share)
+            limit = float(limits.get(part, (deadline - time.perf_counter()) * share))
             record = {"part": part, **run_part(call, part, limit)}
             if (args.out / record.get("file", "-")).is_file():  # a cut suite keeps its figures
                 record["headline"] = headline(part, args.out / record["file"])
             summary["parts"].append(record)
             summary["seconds"] = round(time.perf_counter() - started, 1)
             (args.out / "summary.json").write_text(json.dumps(summary, indent=2))  # at each
-            print(f"[{part}] {record['status']} after {record.get('seconds', 0):.0f} s of "
-                  f"{limit:.0f} {record.get('reason', '')}", flush=True)
+            print(f"[{part}] {record['status']} (limit {limit:.0f} s)", flush=True)
     finally:
         shutil.rmtree(call.scratch, ignore_errors=True)
     print(f"\n{table(summary['parts'])}\n\n{args.out / 'summary.json'}, {summary['seconds']} s")
