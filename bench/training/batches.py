@@ -21,13 +21,13 @@ QUEUE = 8  # batches read ahead at most: bounded memory, whatever the data set's
 
 
 def read_ahead_threads() -> int:
-    """Threads reading batches ahead. On TensorFlow, one: tf.data already reads the next
-    batches in a thread of its own, and Keras's extra threads only compete with the compute
-    for the cores (measured: 4 threads 20% slower than 1 on 2 cores). On JAX and PyTorch,
-    nothing reads ahead unless these threads do."""
-    if keras.backend.backend() == "tensorflow":
-        return 1
-    return min(4, os.cpu_count() or 1)
+    """Threads reading the next batches (Keras's PyDataset workers). Measured on 2 cores with
+    TensorFlow: CIFAR-10 at 32 px, a small CNN waited for data 34% of each epoch with tf.data's
+    own read-ahead alone (one thread here), 0.2% with two threads, and trained 1.5x faster;
+    images stored at 224 px trained 10% faster with two threads than with one or three. On JAX
+    and PyTorch nothing else reads ahead; up to four threads there."""
+    cores = os.cpu_count() or 1
+    return min(2 if keras.backend.backend() == "tensorflow" else 4, max(cores, 2))
 
 
 class Batches(keras.utils.PyDataset):
