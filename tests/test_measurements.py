@@ -39,7 +39,7 @@ def test_the_probe_is_an_independent_scikit_learn_fit_at_the_chosen_strength(dig
     result, predict = run_probe(model.count_params(), splits, settings, Features(model, 32))
 
     def pixels(x):
-        return x.reshape(len(x), -1) / np.float32(255)
+        return np.asarray(x).reshape(len(x), -1) / np.float32(255)
 
     scaler = StandardScaler().fit(pixels(splits.x_train))
     train, val, test = (
