@@ -102,3 +102,26 @@ def test_suite_measures_each_model_and_labels_the_projection(tmp_path):
     assert frozen["phase"] == "frozen" and frozen["epochs_run"] == 2
     assert record["projection_s"] == sum(m["projection"]["total_s"] for m in models.values())
     assert record["projection_s"] > record["measured_s"]  # 10x the data, more epochs
+
+
+@pytest.mark.slow
+def test_data_memory_measures_a_real_run_and_both_feeds(tmp_path):
+    """Folders made by resizing, a real bench run polled from outside, the two feeds and the
+    two decoders compared: every figure measured, none made up."""
+    saved = tmp_path / "data-memory.json"
+    args = ["--source", str(ROOT / "tests" / "fixtures" / "cifar10-mini"), "--sizes", "180"]
+    args += ["--image-size", "48", "--work", str(tmp_path / "work"), "--repeats", "1"]
+    script = str(ROOT / "benchmarks" / "data_memory.py")  # as run: its workers import it
+    done = subprocess.run([sys.executable, script, *args, "--save", str(saved)], timeout=600)
+    assert done.returncode == 0
+    record = json.loads(saved.read_text())
+    (run,) = record["runs"]
+    assert run["exit_code"] == 0 and run["status"] == "ok" and run["images"] == 180
+    for role in ("suite", "run"):
+        assert 0 < run[f"{role}_peak_private_mb"] <= run[f"{role}_peak_rss_mb"]
+    assert 0 <= run["data_wait_share"] < 1 and run["train_images_per_s"] > 0
+    compared = record["in_process"]
+    assert compared["train_images"] == 144 and compared["train_images_per_s_view"] > 0
+    ratio = compared["train_images_per_s_view"] / compared["train_images_per_s_in_memory"]
+    assert compared["view_over_in_memory"] == pytest.approx(ratio, abs=1e-3)
+    assert compared["decode_images_per_s_all_cores"] > 0

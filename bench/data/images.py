@@ -42,10 +42,6 @@ class Images:
     def dtype(self) -> np.dtype:
         return self.base.dtype
 
-    @property
-    def nbytes(self) -> int:
-        return int(np.prod(self.shape)) * self.base.itemsize
-
     def take(self, rows) -> Images:
         """A view of some of these images, by position: no pixel is read."""
         rows = np.asarray(rows, dtype=np.int64)

@@ -95,9 +95,10 @@ def analyse(scores: pd.DataFrame, lower_better: bool = False, **about: Any) -> A
     common = scores.dropna()
     left_out = {m: _missing(scores.loc[m]) for m in scores.index if m not in common.index}
     if len(common) < 3:
+        have = f": {', '.join(common.index)}" if len(common) else ""
         raise BenchError(
             f"--across-datasets needs at least 3 models with results on every data set (the "
-            f"Friedman test compares k >= 3); {len(common)} have: {', '.join(common.index)}"
+            f"Friedman test compares k >= 3; flagged runs count as none); {len(common)} have{have}"
         )
     chi2, p = (float(x) for x in stats.friedmanchisquare(*common.to_numpy()))
     k, n = common.shape
